@@ -1,0 +1,107 @@
+// Analytics answered in the process that owns the DuckDB file.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import crypto from 'node:crypto'
+import type { Readable } from 'node:stream'
+import type { DuckDBValue } from '@duckdb/node-api'
+import type { Metrics } from '../metrics.ts'
+import type { TelemetryStore } from '../stores/duckdb-store.ts'
+import type { Analytics, AnomalyQuery, CompareQuery, EngineInfo, ExportQuery, SensorStats, SeriesQuery } from './analytics.ts'
+import { anomaliesQuery, compareQuery, exportQuery, statsQuery, timeseriesQuery, type Range, type SqlQuery } from './analytics-queries.ts'
+
+type Row = Record<string, unknown>
+
+function num(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v)
+}
+
+function iso(ms: unknown): string {
+  return new Date(Number(ms)).toISOString()
+}
+
+export class LocalAnalytics implements Analytics {
+  constructor(
+    private readonly store: TelemetryStore,
+    private readonly metrics: Metrics,
+  ) {}
+
+  private async rows(op: string, q: SqlQuery): Promise<Row[]> {
+    const end = this.metrics.dbDuration.startTimer({ db: 'duckdb', op })
+    try {
+      return await this.store.withReader(async (c) => {
+        const reader = await c.runAndReadAll(q.sql, q.params as Record<string, DuckDBValue>)
+        return reader.getRowObjectsJS() as Row[]
+      })
+    } finally {
+      end()
+    }
+  }
+
+  async stats(q: Range & { sensor_id: string; metric: string }): Promise<SensorStats> {
+    const [r = {}] = await this.rows('stats', statsQuery(q.sensor_id, q.metric, q))
+    return {
+      sensor_id: q.sensor_id,
+      metric: q.metric,
+      count: Number(r.count ?? 0),
+      min: num(r.min),
+      max: num(r.max),
+      avg: num(r.avg),
+      stddev: num(r.stddev),
+      p50: num(r.p50),
+      p95: num(r.p95),
+      p99: num(r.p99),
+    }
+  }
+
+  async timeseries(q: SeriesQuery) {
+    const rows = await this.rows('timeseries', timeseriesQuery(q.sensor_id, q.metric, q.bucket, q))
+    return {
+      sensor_id: q.sensor_id,
+      bucket: q.bucket,
+      metric: q.metric,
+      points: rows.map((r) => ({ t: iso(r.t), count: Number(r.count), min: num(r.min), max: num(r.max), avg: num(r.avg) })),
+    }
+  }
+
+  async anomalies(q: AnomalyQuery) {
+    const rows = await this.rows('anomalies', anomaliesQuery(q.sensor_id, q.metric, q.window, q.threshold, q.limit, q))
+    return {
+      sensor_id: q.sensor_id,
+      metric: q.metric,
+      anomalies: rows.map((r) => ({ t: iso(r.t), value: Number(r.value), mean: Number(r.mean), stddev: Number(r.stddev), z: Number(r.z) })),
+    }
+  }
+
+  async compare(q: CompareQuery) {
+    const rows = await this.rows('compare', compareQuery(q.sensor_ids, q.metric, q.bucket, q))
+    const bySensor = new Map<string, { t: string; count: number; avg: number | null }[]>(q.sensor_ids.map((s) => [s, []]))
+    for (const r of rows) bySensor.get(String(r.sensor_id))?.push({ t: iso(r.t), count: Number(r.count), avg: num(r.avg) })
+    return { bucket: q.bucket, metric: q.metric, series: [...bySensor].map(([sensor_id, points]) => ({ sensor_id, points })) }
+  }
+
+  async export(q: ExportQuery): Promise<Readable> {
+    const file = path.join(os.tmpdir(), `ocean-export-${crypto.randomUUID()}.${q.format}`)
+    const end = this.metrics.dbDuration.startTimer({ db: 'duckdb', op: 'export' })
+    try {
+      await this.store.withReader((c) => c.run(exportQuery(file, q.format, q.sensor_id, q, q.limit)))
+    } catch (e) {
+      fs.rmSync(file, { force: true })
+      throw e
+    } finally {
+      end()
+    }
+    const stream = fs.createReadStream(file)
+    stream.once('close', () => fs.rmSync(file, { force: true }))
+    return stream
+  }
+
+  async info(): Promise<EngineInfo> {
+    const s = this.store.stats()
+    return { rows: await this.store.totalRows(), hot_rows: s.hotRows, partitions: s.partitions }
+  }
+
+  ping(): Promise<void> {
+    return this.store.ping()
+  }
+}

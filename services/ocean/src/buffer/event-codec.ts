@@ -1,0 +1,95 @@
+// Turns a schema-valid telemetry event into the packed form the buffer carries, applying the
+// rules JSON schema cannot express: timestamps in range, `data` given as a JSON string parsed and
+// checked like an object. Pure, so every rule is unit-tested.
+import { Errors } from '../errors.ts'
+import type { PackedEvent } from '../stores/duckdb-store.ts'
+
+export interface TelemetryEvent {
+  sensor_id: string
+  timestamp?: string | number
+  value?: number
+  data?: Record<string, number> | string
+}
+
+export interface TimeBounds {
+  now: number
+  maxPastDays: number
+  maxFutureSeconds: number
+}
+
+export const MAX_READINGS = 64
+const READING_NAME = /^[A-Za-z0-9_.-]{1,64}$/
+// ISO 8601 with an explicit zone: a zone-less time would silently be read as the server's local time.
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/
+
+export function parseTimestamp(input: string | number | undefined, bounds: TimeBounds, where: string): number {
+  if (input === undefined) return bounds.now
+  let ms: number
+  if (typeof input === 'number') {
+    ms = input
+  } else {
+    if (!ISO_WITH_ZONE.test(input)) {
+      throw Errors.validation(`${where}.timestamp must be ISO 8601 with a zone (e.g. 2026-01-31T12:00:00Z) or epoch milliseconds`)
+    }
+    ms = Date.parse(input)
+  }
+  if (!Number.isFinite(ms)) throw Errors.validation(`${where}.timestamp is not a valid time`)
+  const earliest = bounds.now - bounds.maxPastDays * 86_400_000
+  const latest = bounds.now + bounds.maxFutureSeconds * 1000
+  if (ms < earliest || ms > latest) {
+    throw Errors.timestampRange(
+      `${where}.timestamp ${new Date(ms).toISOString()} is outside ${new Date(earliest).toISOString()} .. ${new Date(latest).toISOString()}; check the sender's clock`,
+    )
+  }
+  return Math.trunc(ms)
+}
+
+export function parseReadings(input: Record<string, number> | string | undefined, where: string): string | null {
+  if (input === undefined) return null
+  let readings: unknown = input
+  if (typeof input === 'string') {
+    try {
+      readings = JSON.parse(input)
+    } catch {
+      throw Errors.validation(`${where}.data is a string but not JSON; send an object of named numbers`)
+    }
+  }
+  if (typeof readings !== 'object' || readings === null || Array.isArray(readings)) {
+    throw Errors.validation(`${where}.data must be an object of named numeric readings`)
+  }
+  const entries = Object.entries(readings)
+  if (entries.length > MAX_READINGS) throw Errors.validation(`${where}.data has ${entries.length} readings; at most ${MAX_READINGS}`)
+  for (const [name, v] of entries) {
+    if (!READING_NAME.test(name)) throw Errors.validation(`${where}.data has an invalid reading name ${JSON.stringify(name)}`)
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw Errors.validation(`${where}.data.${name} must be a finite number`)
+  }
+  return typeof input === 'string' ? JSON.stringify(readings) : JSON.stringify(input)
+}
+
+export function packEvent(e: TelemetryEvent, bounds: TimeBounds, where = 'event'): PackedEvent {
+  if (e.value === undefined && e.data === undefined) throw Errors.validation(`${where} needs a numeric value, data, or both`)
+  const data = parseReadings(e.data, where)
+  return [e.sensor_id, parseTimestamp(e.timestamp, bounds, where), e.value ?? null, data]
+}
+
+export function packEvents(events: TelemetryEvent[], bounds: TimeBounds): PackedEvent[] {
+  return events.map((e, i) => packEvent(e, bounds, `events[${i}]`))
+}
+
+/** Splits events into buffer entries of at most `size` events. */
+export function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+export function decodeEntry(payload: string): PackedEvent[] {
+  const events: unknown = JSON.parse(payload)
+  if (!Array.isArray(events)) throw new Error('buffer entry is not an array of events')
+  for (const e of events) {
+    if (!Array.isArray(e) || e.length !== 4 || typeof e[0] !== 'string' || typeof e[1] !== 'number') {
+      throw new Error('buffer entry holds a malformed event')
+    }
+  }
+  return events as PackedEvent[]
+}

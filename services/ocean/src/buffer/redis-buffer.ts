@@ -1,0 +1,131 @@
+// The ingestion buffer: a Redis stream of entries, each holding up to `entryEvents` packed events.
+// A batch is added in one MULTI/EXEC round trip, so it is stored whole or not at all, and only
+// then is the client told 202. The same module holds the consumer-group calls the worker makes.
+import { Redis } from 'ioredis'
+import { Errors } from '../errors.ts'
+import type { PackedEvent } from '../stores/duckdb-store.ts'
+import { chunk } from './event-codec.ts'
+
+export interface BufferNames {
+  stream: string
+  group: string
+  deadLetter: string
+  accepted: string
+  processed: string
+}
+
+export function bufferNames(stream: string, group: string): BufferNames {
+  return { stream, group, deadLetter: `${stream}:dead`, accepted: `${stream}:accepted`, processed: `${stream}:processed` }
+}
+
+export interface Backlog {
+  /** Events accepted and not yet stored in DuckDB. */
+  events: number
+  /** Entries delivered to the worker and not yet acknowledged. */
+  pending_entries: number
+  /** Entries not yet delivered to the worker. */
+  lag_entries: number
+  dead_letter_entries: number
+  oldest_unprocessed_at: string | null
+}
+
+/** A Redis client for request paths: fails fast instead of queueing while Redis is down. */
+export function connectRedis(url: string, name: string): Redis {
+  return new Redis(url, {
+    connectionName: name,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 5000,
+    retryStrategy: (times) => Math.min(times * 100, 2000),
+    lazyConnect: false,
+  })
+}
+
+export function redisReady(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('Redis did not become ready within 10 s')), 10_000)
+    redis.once('ready', () => {
+      clearTimeout(t)
+      resolve()
+    })
+  })
+}
+
+export class RedisBuffer {
+  constructor(
+    private readonly redis: Redis,
+    readonly names: BufferNames,
+    private readonly entryEvents: number,
+  ) {}
+
+  /**
+   * The id below which every entry is acknowledged (safe to trim): the first pending entry, else
+   * the one after the last delivered. Only the worker, which calls this, delivers entries.
+   */
+  async safeTrimId(): Promise<string | null> {
+    const summary = (await this.redis.xpending(this.names.stream, this.names.group)) as [number, string | null]
+    if (summary[0] > 0 && summary[1]) return summary[1]
+    const last = await this.lastDeliveredId()
+    return last && last !== '0-0' ? nextId(last) : null
+  }
+
+  private async lastDeliveredId(): Promise<string | null> {
+    const groups = (await this.redis.xinfo('GROUPS', this.names.stream).catch(() => [])) as unknown[][]
+    const last = groups.map(toRecord).find((g) => g.name === this.names.group)?.['last-delivered-id']
+    return last === undefined ? null : String(last)
+  }
+
+  /** Adds the events; returns one stream id per entry (entry i holds events i*entryEvents ...). */
+  async append(events: PackedEvent[]): Promise<string[]> {
+    const multi = this.redis.multi()
+    for (const part of chunk(events, this.entryEvents)) multi.xadd(this.names.stream, '*', 'e', JSON.stringify(part))
+    multi.incrby(this.names.accepted, events.length)
+    let results: [Error | null, unknown][] | null
+    try {
+      results = await multi.exec()
+    } catch {
+      throw Errors.bufferUnavailable()
+    }
+    if (!results || results.some(([err]) => err !== null)) throw Errors.bufferUnavailable()
+    return results.slice(0, -1).map(([, id]) => String(id))
+  }
+
+  async backlog(): Promise<Backlog> {
+    const [accepted, processed, dead, groups, first] = await Promise.all([
+      this.redis.get(this.names.accepted),
+      this.redis.get(this.names.processed),
+      this.redis.xlen(this.names.deadLetter),
+      this.redis.xinfo('GROUPS', this.names.stream).catch(() => [] as unknown[]),
+      this.oldestUnprocessedId(),
+    ])
+    const group = (groups as unknown[][]).map(toRecord).find((g) => g.name === this.names.group)
+    return {
+      events: Math.max(0, Number(accepted ?? 0) - Number(processed ?? 0)),
+      pending_entries: Number(group?.pending ?? 0),
+      lag_entries: Number(group?.lag ?? 0),
+      dead_letter_entries: dead,
+      oldest_unprocessed_at: first ? new Date(Number(first.split('-')[0])).toISOString() : null,
+    }
+  }
+
+  /** The smallest id not yet acknowledged: the first pending one, else the first undelivered one. */
+  async oldestUnprocessedId(): Promise<string | null> {
+    const summary = (await this.redis.xpending(this.names.stream, this.names.group).catch(() => null)) as [number, string | null] | null
+    if (summary && summary[0] > 0 && summary[1]) return summary[1]
+    const last = await this.lastDeliveredId()
+    const next = (await this.redis.xrange(this.names.stream, `(${last ?? '0-0'}`, '+', 'COUNT', 1)) as [string, string[]][]
+    return next[0]?.[0] ?? null
+  }
+}
+
+export function nextId(id: string): string {
+  const [ms, seq] = id.split('-')
+  return `${ms}-${Number(seq) + 1}`
+}
+
+export function toRecord(flat: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1]
+  return out
+}

@@ -1,0 +1,86 @@
+// Service configuration: read once from the environment and validated at start, so a bad
+// setting stops the process with a message that names the variable and how to fix it.
+import os from 'node:os'
+import path from 'node:path'
+import { Errors } from './errors.ts'
+
+export interface OceanConfig {
+  host: string
+  port: number
+  redisUrl: string
+  dataDir: string
+  apiKey: string
+  /** API processes: 0 runs API, worker and DuckDB in one process; N >= 1 forks N API processes and one engine. */
+  apiProcesses: number
+  stream: string
+  group: string
+  consumer: string
+  /** Deliveries after which a stream entry goes to the dead-letter stream. */
+  maxDeliveries: number
+  maxBatchEvents: number
+  maxBatchBytes: number
+  /** Events per Redis stream entry: a batch is split into entries of at most this many. */
+  entryEvents: number
+  /** Accepted event timestamps: not older than this many days, not further ahead than this many seconds. */
+  maxPastDays: number
+  maxFutureSeconds: number
+  hotMaxRows: number
+  hotMaxAgeMs: number
+  duckdbMemoryLimit: string
+  duckdbThreads: number
+  logLevel: string
+  version: string
+}
+
+type Env = Record<string, string | undefined>
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw Errors.config(`${name}=${JSON.stringify(raw)} is not an integer from ${min} to ${max}`)
+  }
+  return n
+}
+
+export function loadConfig(env: Env = process.env): OceanConfig {
+  const apiKey = env.OCEAN_API_KEY ?? ''
+  if (apiKey.length < 16) {
+    throw Errors.config('OCEAN_API_KEY must be set to a secret of at least 16 characters (e.g. `openssl rand -hex 32`)')
+  }
+  const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+  let parsed: URL
+  try {
+    parsed = new URL(redisUrl)
+  } catch {
+    throw Errors.config(`REDIS_URL=${JSON.stringify(redisUrl.replace(/:[^:@/]*@/, ':***@'))} is not a URL; use redis://:PASSWORD@HOST:PORT`)
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw Errors.config('REDIS_URL must start with redis:// or rediss://')
+  }
+  const host = env.OCEAN_HOST ?? '127.0.0.1'
+  return {
+    host,
+    port: int(env, 'OCEAN_PORT', 8030, 0, 65535),
+    redisUrl,
+    dataDir: path.resolve(env.OCEAN_DATA_DIR ?? '.ocean-data'),
+    apiKey,
+    apiProcesses: int(env, 'OCEAN_API_PROCESSES', 0, 0, 64),
+    stream: env.OCEAN_STREAM ?? 'ocean:telemetry',
+    group: env.OCEAN_GROUP ?? 'ocean-worker',
+    consumer: env.OCEAN_CONSUMER ?? `${os.hostname()}-${process.pid}`,
+    maxDeliveries: int(env, 'OCEAN_MAX_DELIVERIES', 5, 1, 1000),
+    maxBatchEvents: int(env, 'OCEAN_MAX_BATCH_EVENTS', 10_000, 1, 100_000),
+    maxBatchBytes: int(env, 'OCEAN_MAX_BATCH_BYTES', 5 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    entryEvents: int(env, 'OCEAN_ENTRY_EVENTS', 1000, 1, 10_000),
+    maxPastDays: int(env, 'OCEAN_MAX_PAST_DAYS', 3650, 1, 36500),
+    maxFutureSeconds: int(env, 'OCEAN_MAX_FUTURE_SECONDS', 300, 0, 86400 * 7),
+    hotMaxRows: int(env, 'OCEAN_HOT_MAX_ROWS', 200_000, 1000, 10_000_000),
+    hotMaxAgeMs: int(env, 'OCEAN_HOT_MAX_AGE_MS', 60_000, 100, 86_400_000),
+    duckdbMemoryLimit: env.OCEAN_DUCKDB_MEMORY_LIMIT ?? '256MB',
+    duckdbThreads: int(env, 'OCEAN_DUCKDB_THREADS', 2, 1, 64),
+    logLevel: env.OCEAN_LOG_LEVEL ?? 'info',
+    version: env.OCEAN_VERSION ?? '0.1.0',
+  }
+}

@@ -1,0 +1,43 @@
+// The one error catalog of the Ocean service: every error a client sees has a stable code,
+// an HTTP status and a message that says what to do next.
+export class OceanError extends Error {
+  override readonly name = 'OceanError'
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly statusCode: number,
+    readonly details?: unknown,
+  ) {
+    super(message)
+  }
+}
+
+export function isOceanError(e: unknown): e is OceanError {
+  return e instanceof OceanError
+}
+
+type Factory = (message?: string, details?: unknown) => OceanError
+
+function createError(code: string, defaultMessage: string, statusCode: number): Factory {
+  return (message = defaultMessage, details) => new OceanError(code, message, statusCode, details)
+}
+
+export const Errors = {
+  config: createError('OCEAN_E_CONFIG', 'invalid configuration', 500),
+  validation: createError('OCEAN_E_VALIDATION', 'the request does not match the schema', 400),
+  malformedJson: createError('OCEAN_E_MALFORMED_JSON', 'the body is not valid JSON', 400),
+  unsupportedMedia: createError('OCEAN_E_UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json', 415),
+  bodyTooLarge: createError('OCEAN_E_BODY_TOO_LARGE', 'the body is larger than this route accepts', 413),
+  unauthorized: createError('OCEAN_E_UNAUTHORIZED', 'send Authorization: Bearer <OCEAN_API_KEY>', 401),
+  notFound: createError('OCEAN_E_NOT_FOUND', 'not found', 404),
+  routeNotFound: createError('OCEAN_E_ROUTE_NOT_FOUND', 'no such route; see the README for the API', 404),
+  conflict: createError('OCEAN_E_CONFLICT', 'already exists', 409),
+  idempotencyConflict: createError('OCEAN_E_IDEMPOTENCY_CONFLICT', 'this idempotency key was already used with a different request', 409),
+  insufficientCredits: createError('OCEAN_E_INSUFFICIENT_CREDITS', 'not enough credits; add credits first', 402),
+  timestampRange: createError('OCEAN_E_TIMESTAMP_RANGE', 'timestamp out of the accepted range', 400),
+  batchTooLarge: createError('OCEAN_E_BATCH_TOO_LARGE', 'too many events in one batch', 413),
+  bufferUnavailable: createError('OCEAN_E_BUFFER_UNAVAILABLE', 'the ingestion buffer (Redis) is unavailable; retry later', 503),
+  analyticsUnavailable: createError('OCEAN_E_ANALYTICS_UNAVAILABLE', 'the analytics engine is unavailable; retry later', 503),
+  routeRetired: createError('OCEAN_E_ROUTE_RETIRED', 'this route was retired', 410),
+  internal: createError('OCEAN_E_INTERNAL', 'internal error; the server log has the details', 500),
+} as const

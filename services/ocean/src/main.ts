@@ -1,0 +1,111 @@
+// Process entry (`npm run ocean`). OCEAN_API_PROCESSES=0 (default): one process runs the API,
+// the ingest worker and DuckDB. N >= 1: a supervisor forks one engine process (the only DuckDB
+// owner: worker + analytics on a Unix socket) and N API processes sharing the port, and
+// restarts any that die. SIGTERM/SIGINT drain and stop everything.
+import cluster from 'node:cluster'
+import { fork, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pino from 'pino'
+import { build } from './app.ts'
+import { RemoteAnalytics, serveAnalytics } from './analytics/engine-link.ts'
+import { loadConfig, type OceanConfig } from './config.ts'
+import { startEngine } from './engine.ts'
+import { isOceanError } from './errors.ts'
+import { createMetrics } from './metrics.ts'
+
+const log = pino({ level: process.env.OCEAN_LOG_LEVEL ?? 'info', name: `ocean-${process.env.OCEAN_ROLE ?? 'main'}` })
+
+function onSignal(stop: () => Promise<void>): void {
+  let stopping = false
+  const handler = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'stopping')
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error while stopping')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', handler)
+  process.on('SIGINT', handler)
+}
+
+const engineSocket = (config: OceanConfig) => path.join(config.dataDir, 'engine.sock')
+
+async function runSingle(config: OceanConfig): Promise<void> {
+  const metrics = createMetrics()
+  const engine = await startEngine(config, metrics, log)
+  const app = await build(config, { analytics: engine.analytics, metrics, onClose: engine.close, loggerInstance: log })
+  await app.listen({ host: config.host, port: config.port })
+  onSignal(() => app.close())
+}
+
+async function runEngine(config: OceanConfig): Promise<void> {
+  const engine = await startEngine(config, createMetrics(), log)
+  const server = await serveAnalytics(engine.analytics, engineSocket(config))
+  log.info({ socket: engineSocket(config) }, 'engine ready')
+  onSignal(async () => {
+    await server.close()
+    await engine.close()
+  })
+}
+
+async function runApi(config: OceanConfig): Promise<void> {
+  const analytics = new RemoteAnalytics(engineSocket(config))
+  const app = await build(config, { analytics, loggerInstance: log, onClose: async () => analytics.close() })
+  await app.listen({ host: config.host, port: config.port })
+  onSignal(() => app.close())
+}
+
+function runSupervisor(config: OceanConfig): void {
+  const self = fileURLToPath(import.meta.url)
+  let stopping = false
+  let engine: ChildProcess
+  const startEngineProcess = () => {
+    engine = fork(self, { env: { ...process.env, OCEAN_ROLE: 'engine' } })
+    engine.on('exit', (code, signal) => {
+      if (stopping) return
+      log.error({ code, signal }, 'engine exited; restarting in 1 s')
+      setTimeout(startEngineProcess, 1000)
+    })
+  }
+  startEngineProcess()
+  cluster.setupPrimary({ exec: self })
+  for (let i = 0; i < config.apiProcesses; i++) cluster.fork({ OCEAN_ROLE: 'api' })
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return
+    log.error({ pid: worker.process.pid, code, signal }, 'API process exited; restarting in 1 s')
+    setTimeout(() => cluster.fork({ OCEAN_ROLE: 'api' }), 1000)
+  })
+  onSignal(async () => {
+    stopping = true
+    // API processes first (they stop taking requests), then the engine drains its batch.
+    await Promise.all(Object.values(cluster.workers ?? {}).map((w) => new Promise((r) => (w ? (w.once('exit', r), w.kill('SIGTERM')) : r(null)))))
+    await new Promise((r) => (engine.exitCode !== null ? r(null) : (engine.once('exit', r), engine.kill('SIGTERM'))))
+  })
+  log.info({ apiProcesses: config.apiProcesses, port: config.port }, 'supervisor started')
+}
+
+async function main(): Promise<void> {
+  let config: OceanConfig
+  try {
+    config = loadConfig()
+  } catch (e) {
+    if (isOceanError(e)) {
+      process.stderr.write(`ocean: ${e.code}: ${e.message}\n`)
+      process.exit(2)
+    }
+    throw e
+  }
+  const role = process.env.OCEAN_ROLE
+  if (role === 'engine') return runEngine(config)
+  if (role === 'api') return runApi(config)
+  if (config.apiProcesses === 0) return runSingle(config)
+  runSupervisor(config)
+}
+
+await main()

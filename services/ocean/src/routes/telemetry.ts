@@ -1,0 +1,79 @@
+// Telemetry ingestion: one event or a batch, validated whole, added to the Redis buffer in one
+// round trip and answered 202 only once Redis holds it. A batch is accepted whole or not at all.
+import type { FastifyPluginAsync } from 'fastify'
+import { packEvent, packEvents, type TelemetryEvent } from '../buffer/event-codec.ts'
+import { Errors } from '../errors.ts'
+import { sensorId } from '../validation.ts'
+
+const event = {
+  type: 'object',
+  required: ['sensor_id'],
+  additionalProperties: false,
+  properties: {
+    sensor_id: sensorId,
+    timestamp: { anyOf: [{ type: 'string', maxLength: 40 }, { type: 'integer' }] },
+    value: { type: 'number' },
+    data: {
+      anyOf: [
+        { type: 'object', maxProperties: 64, additionalProperties: { type: 'number' } },
+        { type: 'string', maxLength: 8192 },
+      ],
+    },
+  },
+} as const
+
+const telemetryRoutes: FastifyPluginAsync = async (app) => {
+  const { buffer, config, metrics } = app.ocean
+  const bounds = () => ({ now: Date.now(), maxPastDays: config.maxPastDays, maxFutureSeconds: config.maxFutureSeconds })
+
+  app.post<{ Body: TelemetryEvent }>('/telemetry/ingest', { schema: { body: event } }, async (req, reply) => {
+    const [id] = await buffer.append([packEvent(req.body, bounds())])
+    metrics.ingested.inc()
+    return reply.status(202).send({ accepted: 1, id })
+  })
+
+  app.post<{ Body: { events: TelemetryEvent[] } }>(
+    '/telemetry/batch',
+    {
+      bodyLimit: config.maxBatchBytes,
+      // Checked before the schema, so a huge batch is refused before each event is validated.
+      preValidation: async (req) => {
+        const events = (req.body as { events?: unknown } | null)?.events
+        if (Array.isArray(events) && events.length > config.maxBatchEvents) {
+          throw Errors.batchTooLarge(`${events.length} events in one batch; at most ${config.maxBatchEvents}: split it`)
+        }
+      },
+      schema: {
+        body: {
+          type: 'object',
+          required: ['events'],
+          additionalProperties: false,
+          properties: { events: { type: 'array', minItems: 1, items: event } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const packed = packEvents(req.body.events, bounds())
+      const ids = await buffer.append(packed)
+      metrics.ingested.inc(packed.length)
+      // Entry i of `ids` holds events [i * entry_events, (i + 1) * entry_events).
+      return reply.status(202).send({ accepted: packed.length, ids, entry_events: config.entryEvents })
+    },
+  )
+
+  app.get('/telemetry/unprocessed', async () => {
+    try {
+      return await buffer.backlog()
+    } catch {
+      throw Errors.bufferUnavailable()
+    }
+  })
+
+  // Retired on purpose: the worker acknowledges what it has stored, so a client can no longer
+  // mark events processed (the old route could make unstored events disappear).
+  app.post('/telemetry/mark-processed', async () => {
+    throw Errors.routeRetired('mark-processed was retired: events are acknowledged by the worker once stored; see GET /api/ocean/telemetry/unprocessed')
+  })
+}
+
+export default telemetryRoutes

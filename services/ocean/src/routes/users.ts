@@ -1,0 +1,30 @@
+// Users: POST /users creates one (409 on a taken username or email), GET /users/:id reads it.
+import type { FastifyPluginAsync } from 'fastify'
+import { Errors } from '../errors.ts'
+import { idParams } from '../validation.ts'
+
+const userBody = {
+  type: 'object',
+  required: ['username', 'email'],
+  additionalProperties: false,
+  properties: {
+    username: { type: 'string', pattern: '^[A-Za-z0-9_.-]{3,64}$' },
+    email: { type: 'string', maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$' },
+  },
+} as const
+
+const userRoutes: FastifyPluginAsync = async (app) => {
+  const { users } = app.ocean
+
+  app.post<{ Body: { username: string; email: string } }>('/users', { schema: { body: userBody } }, async (req, reply) => {
+    return reply.status(201).send(users.create(req.body.username, req.body.email))
+  })
+
+  app.get<{ Params: { id: number } }>('/users/:id', { schema: { params: idParams } }, async (req) => {
+    const user = users.get(req.params.id)
+    if (!user) throw Errors.notFound(`user ${req.params.id} not found`)
+    return user
+  })
+}
+
+export default userRoutes

@@ -1,0 +1,222 @@
+// The telemetry store: one DuckDB file owned by exactly one process (the ingest worker).
+// New events are appended in arrival order to a hot table; closed parts of it are compacted into
+// partitions sorted by (hash(sensor_id), ts), so one sensor's rows sit together on disk and the
+// integer zone maps skip everything else. Queries read the union of all of it through a view.
+import fs from 'node:fs'
+import path from 'node:path'
+import { DuckDBInstance, DuckDBTimestampValue, type DuckDBConnection } from '@duckdb/node-api'
+import { nextCompaction, type CompactionStep, type Partition } from './compaction-plan.ts'
+
+/** An event as it travels through the buffer: [sensor_id, ts (epoch ms), value, data (JSON text)]. */
+export type PackedEvent = [string, number, number | null, string | null]
+
+export interface BufferedEntry {
+  id: string
+  events: PackedEvent[]
+}
+
+export interface TelemetryStoreOptions {
+  dataDir: string
+  memoryLimit: string
+  threads: number
+  hotMaxRows: number
+  hotMaxAgeMs: number
+}
+
+const COLUMNS = 'sensor_id, ts, value, data'
+const READERS = 4
+
+/** The view every query reads: the hot rows (sort key computed on the fly) and every partition. */
+function viewSql(partitions: Partition[]): string {
+  const branches = [`SELECT hash(sensor_id) AS sk, ${COLUMNS} FROM telemetry_hot`]
+  for (const p of partitions) branches.push(`SELECT sk, ${COLUMNS} FROM ${p.name}`)
+  return `CREATE OR REPLACE VIEW telemetry AS ${branches.join(' UNION ALL ')}`
+}
+
+export class TelemetryStore {
+  private hotRows = 0
+  private hotSince = 0
+  private partitions: Partition[] = []
+  private nextPartition = 1
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    /** The writer: appends, compaction, bookkeeping. */
+    private readonly writer: DuckDBConnection,
+    /** Readers for analytics: each sees committed data only (MVCC) and runs one query at a time. */
+    private readonly readers: DuckDBConnection[],
+    private readonly opts: TelemetryStoreOptions,
+  ) {
+    this.idle = [...readers]
+  }
+
+  static async open(opts: TelemetryStoreOptions): Promise<TelemetryStore> {
+    fs.mkdirSync(opts.dataDir, { recursive: true })
+    const tmp = path.join(opts.dataDir, 'duckdb-tmp')
+    const instance = await DuckDBInstance.create(path.join(opts.dataDir, 'telemetry.duckdb'), {
+      memory_limit: opts.memoryLimit,
+      threads: String(opts.threads),
+      temp_directory: tmp,
+    })
+    const writer = await instance.connect()
+    const readers = await Promise.all(Array.from({ length: READERS }, () => instance.connect()))
+    const store = new TelemetryStore(instance, writer, readers, opts)
+    await store.init()
+    return store
+  }
+
+  private async init(): Promise<void> {
+    await this.writer.run(`
+      CREATE TABLE IF NOT EXISTS telemetry_hot (sensor_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, value DOUBLE, data VARCHAR);
+      CREATE TABLE IF NOT EXISTS telemetry_parts (name VARCHAR NOT NULL, rows BIGINT NOT NULL, created_at TIMESTAMP NOT NULL);
+      CREATE TABLE IF NOT EXISTS ingested_entries (entry_id VARCHAR NOT NULL, events INTEGER NOT NULL, ingested_at TIMESTAMP NOT NULL);
+    `)
+    const parts = await this.writer.runAndReadAll('SELECT name, rows::DOUBLE AS rows FROM telemetry_parts ORDER BY name')
+    this.partitions = parts.getRowObjectsJS().map((r) => ({ name: String(r.name), rows: Number(r.rows) }))
+    this.nextPartition = 1 + Math.max(0, ...this.partitions.map((p) => Number(p.name.replace('telemetry_p', ''))))
+    this.hotRows = await this.count('SELECT count(*) FROM telemetry_hot')
+    this.hotSince = this.hotRows > 0 ? Date.now() : 0
+    await this.writer.run(viewSql(this.partitions))
+  }
+
+  private async count(sql: string, conn: DuckDBConnection = this.writer): Promise<number> {
+    const r = await conn.runAndReadAll(sql)
+    return Number(r.getRows()[0]?.[0] ?? 0)
+  }
+
+  /** Which of these entry ids are already stored (re-delivered after a crash). */
+  async storedEntryIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set()
+    const list = ids.map((id) => `'${id.replace(/[^0-9-]/g, '')}'`).join(',')
+    const r = await this.writer.runAndReadAll(`SELECT entry_id FROM ingested_entries WHERE entry_id IN (${list})`)
+    return new Set(r.getRows().map((row) => String(row[0])))
+  }
+
+  /** Appends the entries' events and records the entry ids, in one transaction. */
+  async append(entries: BufferedEntry[]): Promise<number> {
+    if (entries.length === 0) return 0
+    let rows = 0
+    await this.writer.run('BEGIN TRANSACTION')
+    try {
+      const events = await this.writer.createAppender('telemetry_hot')
+      for (const entry of entries) {
+        for (const [sensor, ts, value, data] of entry.events) {
+          events.appendVarchar(sensor)
+          events.appendTimestamp(new DuckDBTimestampValue(BigInt(ts) * 1000n))
+          if (value === null) events.appendNull()
+          else events.appendDouble(value)
+          if (data === null) events.appendNull()
+          else events.appendVarchar(data)
+          events.endRow()
+          rows++
+        }
+      }
+      events.flushSync()
+      events.closeSync()
+      const ingested = await this.writer.createAppender('ingested_entries')
+      const now = new DuckDBTimestampValue(BigInt(Date.now()) * 1000n)
+      for (const entry of entries) {
+        ingested.appendVarchar(entry.id)
+        ingested.appendInteger(entry.events.length)
+        ingested.appendTimestamp(now)
+        ingested.endRow()
+      }
+      ingested.flushSync()
+      ingested.closeSync()
+      await this.writer.run('COMMIT')
+    } catch (e) {
+      await this.writer.run('ROLLBACK').catch(() => undefined)
+      throw e
+    }
+    if (this.hotRows === 0) this.hotSince = Date.now()
+    this.hotRows += rows
+    return rows
+  }
+
+  /** Runs at most one compaction step; returns what it did. Called by the worker between batches. */
+  async compact(now = Date.now()): Promise<CompactionStep> {
+    const step = nextCompaction({
+      hotRows: this.hotRows,
+      hotAgeMs: this.hotRows > 0 ? now - this.hotSince : 0,
+      partitions: this.partitions,
+      hotMaxRows: this.opts.hotMaxRows,
+      hotMaxAgeMs: this.opts.hotMaxAgeMs,
+    })
+    if (step.kind === 'seal-hot') await this.sealHot()
+    else if (step.kind === 'merge') await this.merge(step.partitions)
+    return step
+  }
+
+  private async sealHot(): Promise<void> {
+    const name = `telemetry_p${this.nextPartition}`
+    const rows = await this.replace([], name, 'SELECT * FROM telemetry_hot', true)
+    this.partitions.push({ name, rows })
+    this.hotRows = 0
+    this.hotSince = 0
+  }
+
+  private async merge(names: string[]): Promise<void> {
+    const name = `telemetry_p${this.nextPartition}`
+    const source = names.map((n) => `SELECT ${COLUMNS} FROM ${n}`).join(' UNION ALL ')
+    const rows = await this.replace(names, name, source, false)
+    this.partitions = [...this.partitions.filter((p) => !names.includes(p.name)), { name, rows }]
+  }
+
+  /** Builds a sorted partition from `source` and swaps it in for `drop` (and the hot rows) atomically. */
+  private async replace(drop: string[], name: string, source: string, fromHot: boolean): Promise<number> {
+    await this.writer.run('BEGIN TRANSACTION')
+    try {
+      await this.writer.run(`CREATE TABLE ${name} AS SELECT hash(sensor_id) AS sk, ${COLUMNS} FROM (${source}) ORDER BY sk, ts`)
+      const rows = await this.count(`SELECT count(*) FROM ${name}`)
+      for (const d of drop) await this.writer.run(`DROP TABLE ${d}`)
+      if (drop.length > 0) await this.writer.run(`DELETE FROM telemetry_parts WHERE name IN (${drop.map((d) => `'${d}'`).join(',')})`)
+      if (fromHot) await this.writer.run('DELETE FROM telemetry_hot')
+      await this.writer.run(`INSERT INTO telemetry_parts VALUES ('${name}', ${rows}, now())`)
+      this.nextPartition++
+      await this.writer.run(viewSql([...this.partitions.filter((p) => !drop.includes(p.name)), { name, rows }]))
+      await this.writer.run('COMMIT')
+      return rows
+    } catch (e) {
+      await this.writer.run('ROLLBACK').catch(() => undefined)
+      throw e
+    }
+  }
+
+  /** Forgets entry ids older than the given stream time: Redis can no longer re-deliver them. */
+  async forgetEntriesBefore(ms: number): Promise<void> {
+    await this.writer.run(`DELETE FROM ingested_entries WHERE CAST(split_part(entry_id, '-', 1) AS BIGINT) < ${Math.floor(ms)}`)
+  }
+
+  private readonly idle: DuckDBConnection[]
+  private readonly waiting: ((c: DuckDBConnection) => void)[] = []
+
+  /** Runs `fn` on a free reader connection (waiting for one if all are busy). */
+  async withReader<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    const conn = this.idle.pop() ?? (await new Promise<DuckDBConnection>((resolve) => this.waiting.push(resolve)))
+    try {
+      return await fn(conn)
+    } finally {
+      const next = this.waiting.shift()
+      if (next) next(conn)
+      else this.idle.push(conn)
+    }
+  }
+
+  async totalRows(): Promise<number> {
+    return this.withReader((c) => this.count('SELECT count(*) FROM telemetry', c))
+  }
+
+  stats(): { hotRows: number; partitions: number } {
+    return { hotRows: this.hotRows, partitions: this.partitions.length }
+  }
+
+  async ping(): Promise<void> {
+    await this.withReader((c) => c.run('SELECT 1'))
+  }
+
+  close(): void {
+    this.writer.closeSync()
+    for (const r of this.readers) r.closeSync()
+    this.instance.closeSync()
+  }
+}

@@ -1,0 +1,213 @@
+// The ingest worker: the only writer of the DuckDB file. It reads buffer entries through a Redis
+// consumer group, stores each batch in one DuckDB transaction (recording the entry ids, so an
+// entry delivered again after a crash is recognised and not stored twice), then acknowledges it.
+// Entries a dead worker left pending are claimed at start; an entry that keeps failing goes to the
+// dead-letter stream; the stream is trimmed only below the oldest unacknowledged entry.
+import type { Redis } from 'ioredis'
+import type { FastifyBaseLogger } from 'fastify'
+import { decodeEntry } from '../buffer/event-codec.ts'
+import type { RedisBuffer } from '../buffer/redis-buffer.ts'
+import type { Metrics } from '../metrics.ts'
+import type { BufferedEntry, TelemetryStore } from '../stores/duckdb-store.ts'
+
+export interface WorkerOptions {
+  consumer: string
+  maxDeliveries: number
+  /** Entries read per XREADGROUP. */
+  readCount?: number
+  blockMs?: number
+  trimEveryMs?: number
+}
+
+type RawEntry = [id: string, fields: string[] | null]
+
+export class IngestWorker {
+  private stopping = false
+  private running: Promise<void> | null = null
+  private readPending = true
+  private lastTrim = 0
+  private readonly failures = new Map<string, number>()
+
+  constructor(
+    /** A dedicated connection: XREADGROUP BLOCK holds it. */
+    private readonly redis: Redis,
+    private readonly buffer: RedisBuffer,
+    private readonly store: TelemetryStore,
+    private readonly metrics: Metrics,
+    private readonly log: FastifyBaseLogger,
+    private readonly opts: WorkerOptions,
+  ) {}
+
+  /** Starts in the background: if Redis is not up yet, the worker waits for it. */
+  start(): void {
+    this.running = this.run()
+  }
+
+  private async run(): Promise<void> {
+    const { stream, group } = this.buffer.names
+    for (let backoff = 100; !this.stopping; backoff = Math.min(backoff * 2, 5000)) {
+      try {
+        await this.redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM').catch((e: unknown) => {
+          if (!String(e).includes('BUSYGROUP')) throw e
+        })
+        await this.claimOrphans()
+        break
+      } catch (e) {
+        this.log.warn({ err: e }, 'ingest worker cannot reach Redis yet; retrying')
+        await sleep(backoff)
+      }
+    }
+    await this.loop()
+  }
+
+  /** Stops after the batch in hand is stored and acknowledged. */
+  async stop(): Promise<void> {
+    this.stopping = true
+    await this.running
+  }
+
+  /** Takes over every entry another (dead) consumer left unacknowledged. */
+  private async claimOrphans(): Promise<void> {
+    const { stream, group } = this.buffer.names
+    let cursor = '0-0'
+    do {
+      const reply = (await this.redis.xautoclaim(stream, group, this.opts.consumer, 0, cursor, 'COUNT', 500, 'JUSTID')) as [string, string[]]
+      cursor = reply[0]
+      if (reply[1].length > 0) this.log.info({ entries: reply[1].length }, 'claimed entries left by a stopped worker')
+    } while (cursor !== '0-0')
+    const consumers = (await this.redis.xinfo('CONSUMERS', stream, group)) as unknown[][]
+    for (const c of consumers) {
+      const rec = Object.fromEntries(chunkPairs(c))
+      if (rec.name !== this.opts.consumer && Number(rec.pending) === 0) await this.redis.xgroup('DELCONSUMER', stream, group, String(rec.name))
+    }
+  }
+
+  private async loop(): Promise<void> {
+    let backoff = 100
+    while (!this.stopping) {
+      try {
+        const entries = await this.read()
+        if (entries.length > 0) await this.process(entries)
+        else if (this.readPending) this.readPending = false
+        await this.store.compact()
+        await this.maybeTrim()
+        backoff = 100
+      } catch (e) {
+        this.metrics.failed.inc()
+        this.log.error({ err: e }, 'ingest worker batch failed; will retry')
+        this.readPending = true
+        await sleep(backoff)
+        backoff = Math.min(backoff * 2, 5000)
+      }
+    }
+  }
+
+  private async read(): Promise<RawEntry[]> {
+    const { stream, group } = this.buffer.names
+    const count = this.opts.readCount ?? 20
+    const reply = this.readPending
+      ? await this.redis.xreadgroup('GROUP', group, this.opts.consumer, 'COUNT', count, 'STREAMS', stream, '0')
+      : await this.redis.xreadgroup('GROUP', group, this.opts.consumer, 'COUNT', count, 'BLOCK', this.opts.blockMs ?? 500, 'STREAMS', stream, '>')
+    const streams = reply as [string, RawEntry[]][] | null
+    return streams?.[0]?.[1] ?? []
+  }
+
+  private async process(raw: RawEntry[]): Promise<void> {
+    const decoded: BufferedEntry[] = []
+    const acks: string[] = []
+    let ackedEvents = 0
+    for (const [id, fields] of raw) {
+      try {
+        if (!fields) throw new Error('entry was deleted from the stream')
+        decoded.push({ id, events: decodeEntry(fields[1] ?? '') })
+      } catch (e) {
+        await this.deadLetter(id, fields, String(e))
+      }
+    }
+    // Only a re-delivered entry can already be stored (new ones were never handed out before).
+    let fresh = decoded
+    if (this.readPending) {
+      const stored = await this.store.storedEntryIds(decoded.map((d) => d.id))
+      fresh = decoded.filter((d) => !stored.has(d.id))
+      for (const d of decoded) {
+        if (stored.has(d.id)) {
+          acks.push(d.id)
+          ackedEvents += d.events.length
+        }
+      }
+      fresh = await this.dropPoison(fresh)
+    }
+    if (fresh.length > 0) {
+      const end = this.metrics.dbDuration.startTimer({ db: 'duckdb', op: 'append' })
+      try {
+        await this.store.append(fresh)
+      } catch (e) {
+        for (const d of fresh) this.failures.set(d.id, (this.failures.get(d.id) ?? 0) + 1)
+        throw e
+      } finally {
+        end()
+      }
+      for (const d of fresh) {
+        acks.push(d.id)
+        ackedEvents += d.events.length
+        this.failures.delete(d.id)
+      }
+    }
+    await this.ack(acks, ackedEvents)
+  }
+
+  /** Entries delivered too often (a worker crashed on them, or they keep failing) go to the dead-letter stream. */
+  private async dropPoison(entries: BufferedEntry[]): Promise<BufferedEntry[]> {
+    if (entries.length === 0) return entries
+    const { stream, group } = this.buffer.names
+    const ids = entries.map((e) => e.id)
+    const pending = (await this.redis.xpending(stream, group, ids[0] as string, ids[ids.length - 1] as string, ids.length)) as [string, string, number, number][]
+    const deliveries = new Map(pending.map(([id, , , n]) => [id, n]))
+    const keep: BufferedEntry[] = []
+    for (const e of entries) {
+      const tries = Math.max(deliveries.get(e.id) ?? 0, this.failures.get(e.id) ?? 0)
+      if (tries > this.opts.maxDeliveries) await this.deadLetter(e.id, ['e', JSON.stringify(e.events)], `delivered ${tries} times without being stored`)
+      else keep.push(e)
+    }
+    return keep
+  }
+
+  private async deadLetter(id: string, fields: string[] | null, reason: string): Promise<void> {
+    const { stream, group, deadLetter } = this.buffer.names
+    await this.redis.multi()
+      .xadd(deadLetter, '*', 'source_id', id, 'reason', reason, ...(fields ?? []))
+      .xack(stream, group, id)
+      .exec()
+    this.metrics.deadLettered.inc()
+    this.failures.delete(id)
+    this.log.warn({ id, reason }, 'buffer entry moved to the dead-letter stream')
+  }
+
+  private async ack(ids: string[], events: number): Promise<void> {
+    if (ids.length === 0) return
+    const { stream, group, processed } = this.buffer.names
+    await this.redis.multi().xack(stream, group, ...ids).incrby(processed, events).exec()
+    this.metrics.processed.inc(events)
+  }
+
+  private async maybeTrim(): Promise<void> {
+    const now = Date.now()
+    if (now - this.lastTrim < (this.opts.trimEveryMs ?? 1000)) return
+    this.lastTrim = now
+    const trimId = await this.buffer.safeTrimId()
+    if (!trimId) return
+    await this.redis.xtrim(this.buffer.names.stream, 'MINID', '~', trimId)
+    // Entries below the trim point are acknowledged and gone: they can never be delivered again.
+    await this.store.forgetEntriesBefore(Number(trimId.split('-')[0]) - 3_600_000)
+  }
+}
+
+function chunkPairs(flat: unknown[]): [string, unknown][] {
+  const out: [string, unknown][] = []
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([String(flat[i]), flat[i + 1]])
+  return out
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
