@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Redis } from 'ioredis'
 import type { Analytics } from './analytics/analytics.ts'
 import { bearerChecker } from './auth.ts'
-import { bufferNames, connectRedis, RedisBuffer } from './buffer/redis-buffer.ts'
+import { bufferNames, connectRedis, RedisBuffer, redisReady } from './buffer/redis-buffer.ts'
 import type { OceanConfig } from './config.ts'
 import { Errors, isOceanError, OceanError } from './errors.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
@@ -69,6 +69,8 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
   const redis = connectRedis(config.redisUrl, 'ocean-api')
   // Redis being down is reported per request (503) and by /ready; it must not crash the process.
   redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error'))
+  // Serve only once connected (or after 10 s without Redis: /ready then says 503 until it comes).
+  await redisReady(redis).catch((err: Error) => app.log.warn({ err: err.message }, 'starting without Redis'))
   const metrics = deps.metrics ?? createMetrics()
   const ocean: Ocean = {
     config,

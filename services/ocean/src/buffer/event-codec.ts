@@ -20,7 +20,21 @@ export interface TimeBounds {
 export const MAX_READINGS = 64
 const READING_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 // ISO 8601 with an explicit zone: a zone-less time would silently be read as the server's local time.
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/
+const ISO_WITH_ZONE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:(\d{2})(\.\d{1,9})?)?(Z|[+-](\d{2}):(\d{2}))$/
+
+/** Parses ISO 8601 with a zone; NaN for a date that does not exist (Date.parse rolls Feb 30 into March). */
+export function parseIsoWithZone(input: string): number {
+  const m = ISO_WITH_ZONE.exec(input)
+  if (!m) return NaN
+  const [year, month, day, hour, minute, second = 0, offH = 0, offM = 0] = [m[1], m[2], m[3], m[4], m[5], m[7], m[10], m[11]].map(Number) as number[]
+  const daysInMonth = new Date(Date.UTC(year as number, month as number, 0)).getUTCDate()
+  if (month! < 1 || month! > 12 || day! < 1 || day! > daysInMonth || hour! > 23 || minute! > 59 || second > 59 || offH > 23 || offM > 59) return NaN
+  return Date.parse(input)
+}
+
+function isoOrRaw(ms: number): string {
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms)
+}
 
 export function parseTimestamp(input: string | number | undefined, bounds: TimeBounds, where: string): number {
   if (input === undefined) return bounds.now
@@ -28,17 +42,16 @@ export function parseTimestamp(input: string | number | undefined, bounds: TimeB
   if (typeof input === 'number') {
     ms = input
   } else {
-    if (!ISO_WITH_ZONE.test(input)) {
-      throw Errors.validation(`${where}.timestamp must be ISO 8601 with a zone (e.g. 2026-01-31T12:00:00Z) or epoch milliseconds`)
+    ms = parseIsoWithZone(input)
+    if (Number.isNaN(ms)) {
+      throw Errors.validation(`${where}.timestamp must be a real time in ISO 8601 with a zone (e.g. 2026-01-31T12:00:00Z) or epoch milliseconds`)
     }
-    ms = Date.parse(input)
   }
-  if (!Number.isFinite(ms)) throw Errors.validation(`${where}.timestamp is not a valid time`)
   const earliest = bounds.now - bounds.maxPastDays * 86_400_000
   const latest = bounds.now + bounds.maxFutureSeconds * 1000
   if (ms < earliest || ms > latest) {
     throw Errors.timestampRange(
-      `${where}.timestamp ${new Date(ms).toISOString()} is outside ${new Date(earliest).toISOString()} .. ${new Date(latest).toISOString()}; check the sender's clock`,
+      `${where}.timestamp ${isoOrRaw(ms)} is outside ${isoOrRaw(earliest)} .. ${isoOrRaw(latest)}; check the sender's clock`,
     )
   }
   return Math.trunc(ms)

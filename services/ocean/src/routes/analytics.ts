@@ -2,15 +2,15 @@
 // sensors compared on the same buckets, and a streamed export.
 import type { FastifyPluginAsync } from 'fastify'
 import type { Range } from '../analytics/analytics-queries.ts'
+import { parseIsoWithZone } from '../buffer/event-codec.ts'
 import { Errors, isOceanError } from '../errors.ts'
 import { sensorId } from '../validation.ts'
 
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/
 
 export function parseRange(from: string | undefined, to: string | undefined): Range {
   const parse = (v: string | undefined, name: string): number | undefined => {
     if (v === undefined) return undefined
-    const ms = /^\d{1,15}$/.test(v) ? Number(v) : ISO_WITH_ZONE.test(v) ? Date.parse(v) : NaN
+    const ms = /^\d{1,15}$/.test(v) ? Number(v) : parseIsoWithZone(v)
     if (!Number.isFinite(ms)) throw Errors.validation(`${name} must be epoch milliseconds or ISO 8601 with a zone, got ${JSON.stringify(v)}`)
     return ms
   }

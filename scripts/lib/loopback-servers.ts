@@ -1,0 +1,115 @@
+// Starts real Redis and PostgreSQL servers on 127.0.0.1 for tests and benchmarks, each in its own
+// temporary directory on a free port, and stops them by the PID this module started. A missing
+// binary fails with the command that installs it (never a silent skip).
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+
+export interface Server {
+  port: number
+  pid: number
+  dir: string
+  stop(): Promise<void>
+}
+
+export interface RedisServer extends Server {
+  password: string
+  url: string
+}
+
+export interface PostgresServer extends Server {
+  user: string
+  database: string
+  url: string
+}
+
+const INSTALL = 'run `bash scripts/setup` (or: apt-get install -y redis-server postgresql)'
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+function findBinary(name: string, dirs: string[]): string {
+  for (const dir of [...dirs, ...(process.env.PATH ?? '').split(':')]) {
+    const candidate = path.join(dir, name)
+    if (fs.existsSync(candidate)) return candidate
+  }
+  throw new Error(`${name} not found: ${INSTALL}`)
+}
+
+function pgBinDir(): string {
+  const root = '/usr/lib/postgresql'
+  const versions = fs.existsSync(root) ? fs.readdirSync(root).sort((a, b) => Number(b) - Number(a)) : []
+  const dir = versions.map((v) => path.join(root, v, 'bin')).find((d) => fs.existsSync(path.join(d, 'postgres')))
+  if (!dir) throw new Error(`PostgreSQL server binaries not found: ${INSTALL}`)
+  return dir
+}
+
+async function waitForPort(port: number, child: ChildProcess, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before listening`)
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1')
+      s.once('connect', () => (s.destroy(), resolve(true)))
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`)
+}
+
+function stopper(child: ChildProcess, dir: string): () => Promise<void> {
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r))
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      await exited
+      clearTimeout(timer)
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<RedisServer> {
+  const bin = findBinary('redis-server', ['/usr/bin'])
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-redis-'))
+  const port = await freePort()
+  const password = `test-${Math.random().toString(36).slice(2)}`
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--dir', dir, '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--protected-mode', 'yes']
+  const child = spawn(bin, args, { stdio: 'ignore' })
+  await waitForPort(port, child, 'redis-server')
+  return { port, pid: child.pid as number, dir, password, url: `redis://:${password}@127.0.0.1:${port}`, stop: stopper(child, dir) }
+}
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const bin = pgBinDir()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-pg-'))
+  const data = path.join(dir, 'data')
+  const port = await freePort()
+  const asUser: string[] = []
+  // initdb refuses to run as root; run the server as the postgres system user when we are root.
+  if (process.getuid?.() === 0) {
+    execFileSync('chown', ['-R', 'postgres:postgres', dir])
+    asUser.push('runuser', '-u', 'postgres', '--')
+  }
+  const run = (cmd: string, args: string[]) => execFileSync(asUser[0] ?? cmd, asUser.length ? [...asUser.slice(1), cmd, ...args] : args, { stdio: 'pipe' })
+  run(path.join(bin, 'initdb'), ['-D', data, '-U', 'ocean', '--auth=trust', '-E', 'UTF8', '--locale=C'])
+  const [cmd, ...pre] = asUser.length ? asUser : [path.join(bin, 'postgres')]
+  const args = [...(asUser.length ? [...pre, path.join(bin, 'postgres')] : []), '-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-k', dir, '-c', 'fsync=off', '-c', 'shared_buffers=256MB']
+  const child = spawn(cmd as string, args, { stdio: 'ignore' })
+  await waitForPort(port, child, 'postgres')
+  return { port, pid: child.pid as number, dir, user: 'ocean', database: 'postgres', url: `postgres://ocean@127.0.0.1:${port}/postgres`, stop: stopper(child, dir) }
+}
