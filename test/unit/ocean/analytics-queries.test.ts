@@ -11,7 +11,7 @@ describe('analytics queries', () => {
     assert.equal(q.params.sensor, evil)
     assert.equal(q.params.from, 1_000_000n)
     assert.equal(q.params.to, 2_000_000n)
-    assert.match(q.sql, /sk = hash\(\$sensor\) AND sensor_id = \$sensor AND ts >= make_timestamp\(\$from\) AND ts < make_timestamp\(\$to\)/)
+    assert.match(q.sql, /sk = hash\(\$sensor\) AND sensor_id = \$sensor AND ts >= make_timestamp\(\$from::BIGINT\) AND ts < make_timestamp\(\$to::BIGINT\)/)
   })
   it('omits absent range bounds', () => {
     const q = timeseriesQuery('s', 'value', '5m', {})

@@ -35,11 +35,11 @@ function rangeFilter(params: SqlQuery['params'], range: Range): string {
   let sql = ''
   if (range.from !== undefined) {
     params.from = BigInt(range.from) * 1000n
-    sql += ' AND ts >= make_timestamp($from)'
+    sql += ' AND ts >= make_timestamp($from::BIGINT)'
   }
   if (range.to !== undefined) {
     params.to = BigInt(range.to) * 1000n
-    sql += ' AND ts < make_timestamp($to)'
+    sql += ' AND ts < make_timestamp($to::BIGINT)'
   }
   return sql
 }

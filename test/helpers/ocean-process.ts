@@ -1,0 +1,67 @@
+// Runs the Ocean service as real processes (services/ocean/src/main.ts), for tests that kill them.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { freePort } from '../../scripts/lib/loopback-servers.ts'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+export interface OceanProcess {
+  child: ChildProcess
+  base: string
+  /** Waits until GET /ready answers 200. */
+  ready(timeoutMs?: number): Promise<void>
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | null>
+}
+
+export async function spawnOcean(env: Record<string, string>, port?: number): Promise<OceanProcess> {
+  const p = port ?? (await freePort())
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/ocean/src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, OCEAN_PORT: String(p), OCEAN_HOST: '127.0.0.1', OCEAN_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
+  const base = `http://127.0.0.1:${p}`
+  return {
+    child,
+    base,
+    async ready(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs
+      while (Date.now() < deadline) {
+        if (child.exitCode !== null) throw new Error(`ocean exited with ${child.exitCode}: ${stderr}`)
+        const ok = await fetch(`${base}/ready`).then((r) => r.status === 200, () => false)
+        if (ok) return
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      throw new Error(`ocean not ready after ${timeoutMs} ms: ${stderr}`)
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+      child.kill('SIGTERM')
+      return exited
+    },
+  }
+}
+
+/** The PIDs of a process's direct children, with their OCEAN_ROLE. */
+export function childRoles(pid: number): { pid: number; role: string }[] {
+  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+  return out
+    .split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((n) => n > 0)
+    .map((child) => {
+      let role = ''
+      try {
+        role = /(?:^|\0)OCEAN_ROLE=([^\0]*)/.exec(fs.readFileSync(`/proc/${child}/environ`, 'utf8'))?.[1] ?? ''
+      } catch {
+        // exited meanwhile
+      }
+      return { pid: child, role }
+    })
+}
