@@ -11,7 +11,7 @@ import { build } from './app.ts'
 import { RemoteAnalytics, serveAnalytics } from './analytics/engine-link.ts'
 import { loadConfig, type OceanConfig } from './config.ts'
 import { startEngine } from './engine.ts'
-import { isOceanError } from './errors.ts'
+import { Errors, isOceanError } from './errors.ts'
 import { createMetrics } from './metrics.ts'
 
 const log = pino({ level: process.env.OCEAN_LOG_LEVEL ?? 'info', name: `ocean-${process.env.OCEAN_ROLE ?? 'main'}` })
@@ -93,6 +93,16 @@ function runSupervisor(config: OceanConfig): void {
 async function main(): Promise<void> {
   let config: OceanConfig
   try {
+    // Secrets from a 0600 file (the deploy runbook mounts one) rather than the container's
+    // environment, where `docker inspect` would show them. Variables already set win.
+    const envFile = process.env.OCEAN_ENV_FILE
+    if (envFile && !process.env.OCEAN_ROLE) {
+      try {
+        process.loadEnvFile(envFile)
+      } catch (e) {
+        throw Errors.config(`OCEAN_ENV_FILE=${envFile} cannot be read (${(e as Error).message}); point it at the 0600 env file or unset it`)
+      }
+    }
     config = loadConfig()
   } catch (e) {
     if (isOceanError(e)) {

@@ -1,0 +1,72 @@
+// The Ocean image: stage a build context (package.json, src/, the production node_modules
+// copied from this checkout's install) and build services/ocean/Dockerfile from it. The tag
+// is a content hash of the lockfile, the sources and the Dockerfile: same inputs, same image.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { $ } from 'zx'
+import { OpsError } from '../ops-error.ts'
+import { buildImage, contentHash, ensureNodeBase, imageExists, type Log } from './local-images.ts'
+
+const WORKSPACE = '@ocean-ops/ocean'
+
+export function oceanImageTag(repoRoot: string): string {
+  const svc = path.join(repoRoot, 'services/ocean')
+  return `ocean:${contentHash([
+    { path: path.join(repoRoot, 'package-lock.json') },
+    { path: path.join(svc, 'package.json') },
+    { path: path.join(svc, 'Dockerfile') },
+    { path: path.join(svc, 'src') },
+  ])}`
+}
+
+/**
+ * Paths (relative to the repository root) of the service's production dependency closure:
+ * hoisted ones under node_modules/ and the workspace's own under services/ocean/node_modules/
+ * (versions that differ from the hoisted ones). The staged context keeps that layout so
+ * Node resolves exactly as it does in this checkout.
+ */
+export function prodDependencyDirs(npmLsParseable: string, repoRoot: string): string[] {
+  const rel = npmLsParseable
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith(repoRoot + path.sep))
+    .map((l) => path.relative(repoRoot, l))
+    .filter((l) => /^(services\/ocean\/)?node_modules\//.test(l) && l !== path.join('node_modules', WORKSPACE))
+  // A nested dependency is copied with its parent directory: keep only the outermost ones.
+  const sorted = [...new Set(rel)].sort()
+  return sorted.filter((p, i) => !sorted.slice(0, i).some((q) => p.startsWith(q + path.sep)))
+}
+
+export async function stageOceanContext(repoRoot: string, dir: string): Promise<void> {
+  if (!fs.existsSync(path.join(repoRoot, 'node_modules', '@duckdb'))) {
+    throw new OpsError('OPS_E_IMAGE', 'node_modules is missing its production dependencies: run `npm ci` at the repository root first')
+  }
+  const ls = await $({ quiet: true, nothrow: true, cwd: repoRoot })`npm ls --workspace ${WORKSPACE} --omit=dev --all --parseable`
+  const dirs = prodDependencyDirs(ls.stdout, repoRoot)
+  if (!dirs.some((d) => d.endsWith('fastify'))) {
+    throw new OpsError('OPS_E_IMAGE', `npm ls found no production dependencies of ${WORKSPACE}: run \`npm ci\` at the repository root`)
+  }
+  for (const d of dirs) fs.cpSync(path.join(repoRoot, d), path.join(dir, d), { recursive: true, verbatimSymlinks: true })
+  const svc = path.join(repoRoot, 'services/ocean')
+  fs.mkdirSync(path.join(dir, 'services/ocean/node_modules'), { recursive: true })
+  fs.cpSync(path.join(svc, 'src'), path.join(dir, 'services/ocean/src'), { recursive: true })
+  fs.copyFileSync(path.join(svc, 'package.json'), path.join(dir, 'services/ocean/package.json'))
+  fs.copyFileSync(path.join(svc, 'Dockerfile'), path.join(dir, 'Dockerfile'))
+}
+
+/** Build (or reuse) the Ocean image; returns its tag. */
+export async function ensureOceanImage(repoRoot: string, log: Log): Promise<string> {
+  const tag = oceanImageTag(repoRoot)
+  if (await imageExists(tag)) return tag
+  const base = await ensureNodeBase(log)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-image-'))
+  try {
+    log(`staging the Ocean build context in ${dir}`)
+    await stageOceanContext(repoRoot, dir)
+    await buildImage({ context: dir, tag, buildArgs: { BASE_IMAGE: base } }, log)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  return tag
+}
