@@ -1,4 +1,4 @@
-// Starts real Redis and PostgreSQL servers on 127.0.0.1 for tests and benchmarks, each in its own
+// Starts real Redis, PostgreSQL and MariaDB servers on 127.0.0.1 for tests and benchmarks, each in its own
 // temporary directory on a free port, and stops them by the PID this module started. A missing
 // binary fails with the command that installs it (never a silent skip).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
@@ -25,6 +25,15 @@ export interface PostgresServer extends Server {
   url: string
 }
 
+export interface MariadbServer extends Server {
+  user: string
+  password: string
+  database: string
+  /** mysql://user:password@127.0.0.1:port/database */
+  url: string
+  socket: string
+}
+
 const INSTALL = 'run `bash scripts/setup` (or: apt-get install -y redis-server postgresql)'
 
 export function freePort(): Promise<number> {
@@ -39,12 +48,12 @@ export function freePort(): Promise<number> {
   })
 }
 
-function findBinary(name: string, dirs: string[]): string {
+function findBinary(name: string, dirs: string[], install = INSTALL): string {
   for (const dir of [...dirs, ...(process.env.PATH ?? '').split(':')]) {
     const candidate = path.join(dir, name)
     if (fs.existsSync(candidate)) return candidate
   }
-  throw new Error(`${name} not found: ${INSTALL}`)
+  throw new Error(`${name} not found: ${install}`)
 }
 
 function pgBinDir(): string {
@@ -112,4 +121,37 @@ export async function startPostgres(): Promise<PostgresServer> {
   const child = spawn(cmd as string, args, { stdio: 'ignore' })
   await waitForPort(port, child, 'postgres')
   return { port, pid: child.pid as number, dir, user: 'ocean', database: 'postgres', url: `postgres://ocean@127.0.0.1:${port}/postgres`, stop: stopper(child, dir) }
+}
+
+const INSTALL_MARIADB = 'run `bash scripts/setup` (or: apt-get install -y mariadb-server)'
+
+/** A throwaway MariaDB: its own data directory and socket in a temp dir, TCP on 127.0.0.1 only. */
+export async function startMariadb(): Promise<MariadbServer> {
+  const installDb = findBinary('mariadb-install-db', ['/usr/bin', '/usr/sbin'], INSTALL_MARIADB)
+  const server = findBinary('mariadbd', ['/usr/sbin', '/usr/bin'], INSTALL_MARIADB)
+  const client = findBinary('mariadb', ['/usr/bin'], INSTALL_MARIADB)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-maria-'))
+  const data = path.join(dir, 'data')
+  const socket = path.join(dir, 'mysqld.sock')
+  const port = await freePort()
+  // As root, the server must be told to stay root (it refuses otherwise); as anyone else it runs as them.
+  const user = process.getuid?.() === 0 ? ['--user=root'] : []
+  execFileSync(installDb, ['--no-defaults', `--datadir=${data}`, ...user, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'], { stdio: 'pipe' })
+  const args = [
+    '--no-defaults', `--datadir=${data}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${socket}`, `--pid-file=${path.join(dir, 'mysqld.pid')}`,
+    `--log-error=${path.join(dir, 'error.log')}`, `--tmpdir=${dir}`, ...user, '--skip-name-resolve', '--skip-log-bin',
+    '--innodb-buffer-pool-size=256M', '--innodb-flush-log-at-trx-commit=0', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_unicode_ci',
+  ]
+  const child = spawn(server, args, { stdio: 'ignore' })
+  try {
+    await waitForPort(port, child, 'mariadbd', 60_000)
+  } catch (e) {
+    const log = fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-2000) : ''
+    await stopper(child, dir)()
+    throw new Error(`${(e as Error).message}\n${log}`)
+  }
+  const password = `test-${Math.random().toString(36).slice(2)}`
+  const sql = `CREATE DATABASE ocean CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; CREATE USER 'ocean'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO 'ocean'@'127.0.0.1';`
+  execFileSync(client, ['--no-defaults', `--socket=${socket}`, '-uroot', '-e', sql], { stdio: 'pipe' })
+  return { port, pid: child.pid as number, dir, user: 'ocean', password, database: 'ocean', socket, url: `mysql://ocean:${password}@127.0.0.1:${port}/ocean`, stop: stopper(child, dir) }
 }

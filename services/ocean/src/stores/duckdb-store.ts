@@ -133,6 +133,34 @@ export class TelemetryStore {
     return rows
   }
 
+  /**
+   * Bulk path for the data migration (append's per-value calls cost ~1.5 µs a row): appends the rows
+   * a DuckDB SELECT yields as (sensor_id, ts, value, data) — e.g. over a staged table — and records
+   * `entryId`, in one transaction. Idempotent like append: an id already stored is skipped (0 rows).
+   */
+  async appendSelect(entryId: string, select: string): Promise<number> {
+    const id = entryId.replace(/[^0-9-]/g, '')
+    let rows = 0
+    await this.writer.run('BEGIN TRANSACTION')
+    try {
+      const seen = await this.writer.runAndReadAll(`SELECT count(*) FROM ingested_entries WHERE entry_id = '${id}'`)
+      if (Number(seen.getRows()[0]?.[0] ?? 0) > 0) {
+        await this.writer.run('ROLLBACK')
+        return 0
+      }
+      const inserted = await this.writer.run(`INSERT INTO telemetry_hot (${COLUMNS}) ${select}`)
+      rows = inserted.rowsChanged
+      await this.writer.run(`INSERT INTO ingested_entries VALUES ('${id}', ${rows}, now())`)
+      await this.writer.run('COMMIT')
+    } catch (e) {
+      await this.writer.run('ROLLBACK').catch(() => undefined)
+      throw e
+    }
+    if (rows > 0 && this.hotRows === 0) this.hotSince = Date.now()
+    this.hotRows += rows
+    return rows
+  }
+
   /** Runs at most one compaction step; returns what it did. Called by the worker between batches. */
   async compact(now = Date.now()): Promise<CompactionStep> {
     const step = nextCompaction({

@@ -1,0 +1,129 @@
+// `ocean-ops migrate-data`: copies the old PostgreSQL/MySQL data into the service's SQLite and
+// DuckDB files, verified by chunked checksums; resumable; delta and reverse sync for the cutover.
+// It runs where the target files are (the new host), reaching the old database over an SSH tunnel
+// or the private network, so the data never crosses the operator's laptop.
+import fs from 'node:fs'
+import type { Command } from 'commander'
+import { redactUrl } from '../lib/migrate/introspect.ts'
+import { parseMappingFile, type MappingFile } from '../lib/migrate/mapping.ts'
+import { runMigration, type Mode } from '../lib/migrate/run-migration.ts'
+import { OpsError } from '../lib/ops-error.ts'
+import { runRunbook } from '../lib/runbook.ts'
+
+export interface MigrateDataFlags {
+  source?: string
+  mapping?: string
+  sqlite: string
+  duckdb: string
+  journal: string
+  report: string
+  plan?: boolean
+  verifyOnly?: boolean
+  resume?: boolean
+  delta?: boolean
+  reverse?: boolean
+  markCutover?: boolean
+  chunkRows?: number
+  lookbackMinutes?: number
+  breakLock?: boolean
+  serial?: boolean
+}
+
+export function modeOf(o: MigrateDataFlags): Mode {
+  const chosen = (
+    [
+      ['--plan', o.plan, 'plan'],
+      ['--verify-only', o.verifyOnly, 'verify-only'],
+      ['--delta', o.delta, 'delta'],
+      ['--mark-cutover', o.markCutover, 'mark-cutover'],
+      ['--reverse', o.reverse, 'reverse'],
+    ] as const
+  ).filter(([, on]) => on)
+  if (chosen.length > 1) throw new OpsError('OPS_E_USAGE', `${chosen.map(([f]) => f).join(' and ')} cannot be combined: pick one`)
+  if (o.resume && chosen.length && chosen[0]![2] !== 'plan') throw new OpsError('OPS_E_USAGE', `--resume continues an interrupted copy; it does not go with ${chosen[0]![0]}`)
+  return chosen[0]?.[2] ?? 'copy'
+}
+
+function positiveInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 1) throw new OpsError('OPS_E_USAGE', `${flag} ${v}: expected a positive integer`)
+    return n
+  }
+}
+
+export function registerMigrateDataCommand(cli: Command): void {
+  cli
+    .command('migrate-data')
+    .description('Copy the old PostgreSQL/MySQL data into the service\'s SQLite + DuckDB files, verified by chunked checksums; resumable; --delta and --reverse for the cutover and rollback.')
+    .option('--source <url>', 'postgres://USER@HOST:PORT/DB or mysql://USER@HOST:PORT/DB; the password from PGPASSWORD / ~/.pgpass / MYSQL_PWD (default: $OCEAN_MIGRATE_SOURCE)')
+    .option('--mapping <file>', 'mapping JSON (default: the built-in old-Ocean mapping; every other table copied as it is)')
+    .option('--sqlite <path>', 'the service\'s ocean.db, or its data directory', '.ocean-data/ocean.db')
+    .option('--duckdb <path>', 'the service\'s telemetry.duckdb, or its data directory', '.ocean-data/telemetry.duckdb')
+    .option('--journal <file>', 'journal database: runs, steps, locks and the migration\'s checkpoints', process.env.OCEAN_OPS_JOURNAL ?? '.ocean-ops/journal.db')
+    .option('--report <dir>', 'where the report goes (Markdown + JSON)', 'reports')
+    .option('--plan', 'print tables, row counts, sizes, estimated time, mapping and type warnings; change nothing')
+    .option('--verify-only', 'read both sides again and compare chunk checksums; change nothing')
+    .option('--resume', 'continue an interrupted copy from its checkpoints')
+    .option('--delta', 'sync what changed at the source since the copy (watermark + chunk checksums, deletes included)')
+    .option('--mark-cutover', 'start tracking writes on the new side (the cutover runs this before moving traffic)')
+    .option('--reverse', 'write the new side\'s changes since the cutover mark back to PostgreSQL (rollback)')
+    .option('--chunk-rows <n>', 'rows per chunk for SQLite tables (DuckDB: 25x this)', positiveInt('--chunk-rows'))
+    .option('--lookback-minutes <n>', 'reverse: also look this far before the mark for late telemetry', positiveInt('--lookback-minutes'), 60)
+    .option('--serial', 'copy one table at a time (default: SQLite and DuckDB tables side by side)')
+    .option('--break-lock', 'take the runbook lock even if another run holds it (only if that run is gone)')
+    .action(async (o: MigrateDataFlags) => {
+      await migrateData(o)
+    })
+}
+
+export async function migrateData(o: MigrateDataFlags): Promise<void> {
+  const mode = modeOf(o)
+  const source = o.source ?? process.env.OCEAN_MIGRATE_SOURCE
+  if (!source) throw new OpsError('OPS_E_USAGE', 'say where the old database is: --source postgres://USER@HOST:PORT/DB (or $OCEAN_MIGRATE_SOURCE)')
+  let mapping: MappingFile | undefined
+  if (o.mapping) {
+    if (!fs.existsSync(o.mapping)) throw new OpsError('OPS_E_USAGE', `--mapping ${o.mapping}: no such file`)
+    mapping = parseMappingFile(fs.readFileSync(o.mapping, 'utf8'), o.mapping)
+  }
+  const inputs = { mode, source: redactUrl(source), mapping: o.mapping ?? 'built-in', sqlite: o.sqlite, duckdb: o.duckdb, report: o.report }
+  const mutates = mode !== 'plan' && mode !== 'verify-only'
+  await runRunbook('migrate-data', { journalPath: o.journal, plan: mode === 'plan', resume: o.resume, breakLock: o.breakLock, inputs }, async (rb) => {
+    await rb.step(mode, { mutates, describe: describe(mode) }, async () => {
+      const out = await runMigration({
+        source,
+        sqlite: o.sqlite,
+        duckdb: o.duckdb,
+        journal: o.journal,
+        mode,
+        mapping,
+        reportDir: o.report,
+        resume: o.resume,
+        chunkRows: o.chunkRows,
+        duckdbChunkRows: o.chunkRows ? o.chunkRows * 25 : undefined,
+        lookbackMs: (o.lookbackMinutes ?? 60) * 60_000,
+        parallel: !o.serial,
+        log: rb.log,
+      })
+      if (out.files) process.stdout.write(`${out.files.markdown}\n`)
+      return { tables: out.report.tables.length, ok: out.report.ok, report: out.files?.json }
+    })
+  })
+}
+
+function describe(mode: Mode): string {
+  switch (mode) {
+    case 'plan':
+      return 'plan the data migration'
+    case 'copy':
+      return 'copy every table and verify it'
+    case 'verify-only':
+      return 'compare source and target checksums'
+    case 'delta':
+      return 'sync the source\'s changes since the copy'
+    case 'mark-cutover':
+      return 'start tracking the new side\'s writes'
+    case 'reverse':
+      return 'write the new side\'s changes back to PostgreSQL'
+  }
+}

@@ -1,0 +1,178 @@
+// Copies one table in chunks: a chunk is the key range (previous end, the key chunkRows rows on]
+// (found with one index-only query), read in one streamed scan and written in one target
+// transaction, then checkpointed with its row count and source checksum. Memory holds one chunk at
+// most (SQLite: not even that, rows are written as they arrive). A table without a key is one
+// chunk, restarted from scratch if interrupted.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import { OpsError } from '../ops-error.ts'
+import { RowSum } from './checksum.ts'
+import { COERCIONS_KEPT, type Checkpoints, type TableState } from './checkpoints.ts'
+import type { Source } from './introspect.ts'
+import type { TablePlan } from './mapping.ts'
+import type { TableProgress } from './progress.ts'
+import { RowConverter } from './row-converter.ts'
+import { telemetryEntryId, type DuckdbTarget } from './target-duckdb.ts'
+import { conflictError, type SqliteTarget } from './target-sqlite.ts'
+
+export interface Engines {
+  source: Source
+  sqlite?: SqliteTarget
+  duckdb?: DuckdbTarget
+  checkpoints: Checkpoints
+}
+
+/** What identifies a table's copy: if it changes (mapping, source columns), checkpoints no longer apply. */
+export function planHash(plan: TablePlan): string {
+  const shape = {
+    target: `${plan.targetKind}:${plan.targetTable}`,
+    selects: plan.selects,
+    key: plan.key?.columns ?? [],
+    columns: plan.columns.map((c) => [c.target, c.sourceColumn, c.transform ?? '', c.kind, c.sqliteType, c.duckdbType]),
+  }
+  return crypto.createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16)
+}
+
+export function targetLabel(plan: TablePlan): string {
+  return plan.targetKind === 'telemetry' ? 'duckdb:telemetry' : `${plan.targetKind}:${plan.targetTable}`
+}
+
+export function sqliteOf(e: Engines, plan: TablePlan): SqliteTarget {
+  if (!e.sqlite) throw new Error(`${plan.id}: SQLite target not open`)
+  return e.sqlite
+}
+
+export function duckdbOf(e: Engines, plan: TablePlan): DuckdbTarget {
+  if (!e.duckdb) throw new Error(`${plan.id}: DuckDB target not open`)
+  return e.duckdb
+}
+
+/**
+ * The end of the chunk starting after `after`: the key chunkRows rows on, or the table's last key
+ * when fewer remain, or 'end' when no row is left.
+ */
+export async function nextBoundary(source: Source, plan: TablePlan, after: string[] | null): Promise<string[] | 'end'> {
+  const key = plan.key!.columns
+  const hi = await source.boundary(plan.source, key, after, plan.chunkRows)
+  if (hi) return hi
+  if (!(await source.boundary(plan.source, key, after, 1))) return 'end'
+  return (await source.lastKey(plan.source, key)) ?? 'end'
+}
+
+/** Prepares a table's copy: a fresh start (taking the watermark first), or the state to resume from. */
+export async function beginTable(e: Engines, plan: TablePlan): Promise<TableState> {
+  const hash = planHash(plan)
+  const state = e.checkpoints.table(plan.id)
+  if (state && state.plan_hash !== hash) {
+    throw new OpsError(
+      'OPS_E_MIGRATE_STATE',
+      `${plan.id}: its mapping or source columns changed since its copy started (journal ${hash} vs ${state.plan_hash}). Restore the mapping, or start over with a fresh journal and empty target files.`,
+    )
+  }
+  if (plan.targetKind === 'sqlite') sqliteOf(e, plan).ensureTable(plan)
+  else await duckdbOf(e, plan).ensureTable(plan)
+  if (state) return state
+  // Taken before reading anything: a row changed during the copy is newer than it, so a delta finds it.
+  const watermark = plan.watermark ? await e.source.max(plan.source, plan.watermark.column) : null
+  return e.checkpoints.startTable(plan.id, targetLabel(plan), hash, watermark)
+}
+
+/** Copies what is left of a table (all of it, or from its last checkpoint). */
+export async function copyTable(e: Engines, plan: TablePlan, progress: TableProgress): Promise<void> {
+  const state = await beginTable(e, plan)
+  if (state.copy_done) return
+  if (!plan.key) {
+    if (state.next_chunk > 0 || state.rows_copied > 0 || state.last_key !== null) e.checkpoints.restartCopy(plan.id)
+    if (plan.targetKind === 'sqlite') sqliteOf(e, plan).clear(plan)
+    else await duckdbOf(e, plan).clear(plan)
+  }
+  const after = state.last_key ? (JSON.parse(state.last_key) as string[]) : null
+  await copyChunks(e, plan, after, state.next_chunk, progress)
+}
+
+/** Copies the chunks after `after` (the whole table without a key), numbering them from `chunkNo`. */
+export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | null, chunkNo: number, progress: TableProgress): Promise<number> {
+  let copied = 0
+  if (!plan.key) {
+    copied = plan.targetKind === 'sqlite' ? await sqliteChunk(e, plan, null, null, 0, progress) : await duckdbChunk(e, plan, null, null, 0, progress)
+    e.checkpoints.finishCopy(plan.id)
+    return copied
+  }
+  let empty = 0
+  for (;;) {
+    const hi = await nextBoundary(e.source, plan, after)
+    if (hi === 'end') break
+    const n = plan.targetKind === 'sqlite' ? await sqliteChunk(e, plan, after, hi, chunkNo, progress) : await duckdbChunk(e, plan, after, hi, chunkNo, progress)
+    // Empty chunks one after another while the source reports rows ahead: its key order is not the one
+    // the copy pages by (rows deleted under a live copy empty one chunk, not several). Stop; never loop.
+    empty = n === 0 ? empty + 1 : 0
+    if (empty > 3) {
+      throw new OpsError('OPS_E_SOURCE', `${plan.id}: no rows between keys ${JSON.stringify(after)} and ${JSON.stringify(hi)} although the source reports more; its key order is not what the copy expects. Map the table with another key.`)
+    }
+    copied += n
+    after = hi
+    chunkNo++
+  }
+  e.checkpoints.finishCopy(plan.id)
+  if (plan.targetKind !== 'sqlite') await duckdbOf(e, plan).dropStage()
+  return copied
+}
+
+async function sqliteChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress): Promise<number> {
+  const t0 = performance.now()
+  const sqlite = sqliteOf(e, plan)
+  const conv = new RowConverter(plan)
+  const writer = sqlite.writer(plan)
+  const sum = new RowSum()
+  let position = 0
+  let inBatch = 0
+  writer.begin()
+  try {
+    await e.source.scan({ table: plan.source, selects: plan.selects, key: plan.key?.columns ?? [], after: lo, upTo: hi, limit: null }, (row) => {
+      position++
+      const key = plan.key ? conv.keyText(row) : null
+      const rowKey = () => (key ? JSON.stringify(key) : `row ${position}`)
+      let converted
+      try {
+        converted = conv.convert(row, rowKey)
+        writer.put(converted.stored)
+      } catch (err) {
+        throw conflictError(plan, rowKey(), err)
+      }
+      sum.add(converted.canon)
+      progress.add(1)
+      // A table without a key is one chunk: commit every chunkRows rows to bound the transaction.
+      if (!plan.key && ++inBatch >= plan.chunkRows) {
+        writer.commit()
+        writer.begin()
+        inBatch = 0
+      }
+    })
+    writer.commit()
+  } catch (err) {
+    writer.rollback()
+    throw err
+  }
+  e.checkpoints.commitChunk(plan.id, { chunkNo, lo, hi, checksum: sum.checksum() }, conv.coercions, { copyMs: performance.now() - t0, done: false })
+  return sum.rows
+}
+
+/** Streams a chunk of the source as CSV into DuckDB's staging table. */
+export async function stageChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number): Promise<void> {
+  const duck = duckdbOf(e, plan)
+  const file = duck.stageFile(plan, chunkNo)
+  await e.source.scanCsv({ table: plan.source, selects: plan.selects, key: plan.key?.columns ?? [], after: lo, upTo: hi, limit: null }, fs.createWriteStream(file))
+  await duck.stage(plan, file)
+}
+
+async function duckdbChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress): Promise<number> {
+  const t0 = performance.now()
+  const duck = duckdbOf(e, plan)
+  await stageChunk(e, plan, lo, hi, chunkNo)
+  const sum = await duck.stagedChecksum(plan)
+  const coerced = await duck.stagedCoercions(plan, COERCIONS_KEPT)
+  await duck.commitStaged(plan, telemetryEntryId(plan.id, chunkNo), lo, hi)
+  e.checkpoints.commitChunk(plan.id, { chunkNo, lo, hi, checksum: sum }, coerced.kept, { copyMs: performance.now() - t0, done: false }, coerced.counts)
+  progress.add(sum.rows)
+  return sum.rows
+}

@@ -1,0 +1,80 @@
+// The delta sync, for the final catch-up at cutover (writes frozen on the old side):
+//  1. rows beyond the last copied key are copied as new chunks (inserts at the end of the key space);
+//  2. rows whose watermark (updated_at, or another column that grows on every change) is past the
+//     value taken before the previous copy/delta are upserted; the new watermark is taken first;
+//  3. unless the table is append-only, every chunk's checksum is recomputed on both sides and the
+//     chunks that differ are repaired from the source: deletes (keys the source lost) and whatever
+//     a watermark cannot see (a row changed without touching updated_at, inserts inside old ranges).
+// Append-only tables (telemetry) get 1 and a verification; their target has no key to repair by.
+import { OpsError } from '../ops-error.ts'
+import { copyChunks, sqliteOf, type Engines } from './copy-table.ts'
+import type { TablePlan } from './mapping.ts'
+import { TableProgress, type Log } from './progress.ts'
+import { RowConverter } from './row-converter.ts'
+import { conflictError } from './target-sqlite.ts'
+import { verifyTable, type TableVerdict } from './verify-table.ts'
+
+export interface DeltaResult {
+  appended: number
+  updated: number
+  repaired: number
+  watermark: string | null
+  verdict: TableVerdict
+}
+
+export async function deltaTable(e: Engines, plan: TablePlan, log: Log): Promise<DeltaResult> {
+  const state = e.checkpoints.table(plan.id)
+  if (!state || !state.copy_done) {
+    throw new OpsError('OPS_E_MIGRATE_STATE', `${plan.id} has not been copied yet: run migrate-data without --delta first (or with --resume to finish it)`)
+  }
+  const progress = new TableProgress(`  ${plan.id} (delta)`, 0, log)
+  let appended = 0
+  let updated = 0
+  let watermark = state.watermark
+
+  // Take the new watermark before reading: what changes while we read is newer, so the next delta finds it.
+  const nextWatermark = plan.watermark ? await e.source.max(plan.source, plan.watermark.column) : null
+
+  if (plan.key) {
+    const after = state.last_key ? (JSON.parse(state.last_key) as string[]) : null
+    appended = await copyChunks(e, plan, after, state.next_chunk, progress)
+  }
+
+  if (plan.targetKind === 'sqlite' && plan.key && !plan.appendOnly && plan.watermark?.kind === 'updated' && watermark !== null) {
+    const sqlite = sqliteOf(e, plan)
+    const conv = new RowConverter(plan)
+    const writer = sqlite.writer(plan)
+    const where = `${e.source.quote(plan.watermark.column)} > ${e.source.literal(watermark)}`
+    let inBatch = 0
+    writer.begin()
+    try {
+      await e.source.scan({ table: plan.source, selects: plan.selects, key: plan.key.columns, after: null, upTo: null, limit: null, where }, (row) => {
+        const key = JSON.stringify(conv.keyText(row))
+        try {
+          writer.put(conv.convert(row, () => key).stored)
+        } catch (err) {
+          throw conflictError(plan, key, err)
+        }
+        updated++
+        progress.add(1)
+        if (++inBatch >= plan.chunkRows) {
+          writer.commit()
+          writer.begin()
+          inBatch = 0
+        }
+      })
+      writer.commit()
+    } catch (err) {
+      writer.rollback()
+      throw err
+    }
+    if (conv.coercions.length) e.checkpoints.recordCoercions(plan.id, conv.coercions)
+  }
+  if (nextWatermark !== null) {
+    watermark = nextWatermark
+    e.checkpoints.setWatermark(plan.id, watermark)
+  }
+
+  const verdict = await verifyTable(e, plan, { reread: true, repair: !plan.appendOnly && plan.targetKind !== 'telemetry', log })
+  return { appended, updated, repaired: verdict.repaired, watermark, verdict }
+}

@@ -1,0 +1,271 @@
+// The migration engine's entry point: connects the source, plans every table from the mapping
+// and introspection, then plans, copies (+ verifies), verifies, syncs a delta, marks the cutover or
+// syncs back, and writes the report. Tables run in two lanes, one per target file (SQLite and
+// DuckDB each take one writer), each lane with its own source connection.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { OpsError } from '../ops-error.ts'
+import { Checkpoints } from './checkpoints.ts'
+import { copyTable, targetLabel, type Engines } from './copy-table.ts'
+import { deltaTable, type DeltaResult } from './delta.ts'
+import { redactUrl, type Source } from './introspect.ts'
+import { buildPlans, type MappingFile, type TablePlan, type TargetColumnInfo, type TargetSchema } from './mapping.ts'
+import { fmtSeconds, TableProgress, type Log } from './progress.ts'
+import { tableReport, writeReport, type MigrationReport, type TableReport } from './report.ts'
+import { markCutover, reverseSync, type ReverseResult } from './reverse.ts'
+import { MysqlSource } from './source-mysql.ts'
+import { PostgresSource } from './source-postgres.ts'
+import { DuckdbTarget } from './target-duckdb.ts'
+import { SqliteTarget } from './target-sqlite.ts'
+import { mismatchError, verifyTable, type TableVerdict } from './verify-table.ts'
+import { openSqlite } from '../../../services/ocean/src/stores/sqlite-db.ts'
+
+export type Mode = 'plan' | 'copy' | 'verify-only' | 'delta' | 'mark-cutover' | 'reverse'
+
+export interface MigrateOptions {
+  source: string
+  sqlite: string
+  duckdb: string
+  journal: string
+  mode: Mode
+  mapping?: MappingFile
+  reportDir?: string
+  /** Continue an interrupted copy from its checkpoints. */
+  resume?: boolean
+  log?: Log
+  chunkRows?: number
+  duckdbChunkRows?: number
+  /** Telemetry reverse sync: how far before the mark to look for late events. */
+  lookbackMs?: number
+  duckdbMemoryLimit?: string
+  duckdbThreads?: number
+  /** One lane per target file, concurrently (default true). */
+  parallel?: boolean
+}
+
+export interface MigrationOutcome {
+  report: MigrationReport
+  files?: { json: string; markdown: string }
+  plans: TablePlan[]
+}
+
+/** Rough rates for the plan's time estimate; `npm run bench` measures the real ones. */
+const PLAN_RATE = { sqlite: 150_000, duckdb: 600_000 }
+
+export async function connectSource(url: string): Promise<Source> {
+  const scheme = url.split(':')[0]?.toLowerCase()
+  if (scheme === 'postgres' || scheme === 'postgresql') return PostgresSource.connect(url)
+  if (scheme === 'mysql' || scheme === 'mariadb') return MysqlSource.connect(url)
+  throw new OpsError('OPS_E_USAGE', `--source ${redactUrl(url)}: use postgres://USER@HOST:PORT/DB or mysql://USER@HOST:PORT/DB (password in PGPASSWORD / MYSQL_PWD)`)
+}
+
+/** The service's SQLite schema, made by its own migrations in a scratch directory (nothing touched). */
+export function serviceSchema(): TargetSchema {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-schema-'))
+  try {
+    const db = openSqlite(dir)
+    const sqlite = new Map<string, TargetColumnInfo[]>()
+    for (const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>) {
+      const cols = db.prepare(`PRAGMA table_info("${name}")`).all() as Array<{ name: string; type: string; notnull: number; pk: number }>
+      sqlite.set(name, cols.map((c) => ({ name: c.name, type: c.type, notnull: c.notnull === 1, pk: c.pk })))
+    }
+    db.close()
+    return { sqlite }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function planLines(plans: TablePlan[]): string[] {
+  const out: string[] = []
+  let total = 0
+  for (const p of plans) {
+    const rows = p.source.estimatedRows
+    const secs = rows / (p.targetKind === 'sqlite' ? PLAN_RATE.sqlite : PLAN_RATE.duckdb)
+    total += secs
+    out.push(`  ${p.id} -> ${targetLabel(p)}: ~${rows.toLocaleString('en-US')} rows, ${(p.source.sizeBytes / 1e6).toFixed(1)} MB, est. ${fmtSeconds(secs)}`)
+    out.push(`      key: ${p.key ? `${p.key.columns.join(', ')} (${p.key.source})` : 'none'}; verified ${p.rangeVerifiable ? 'per key range' : 'per table'}; watermark: ${p.watermark ? `${p.watermark.column} (${p.watermark.kind})` : 'none'}${p.appendOnly ? '; append-only' : ''}; reverse: ${p.reversible.ok ? 'yes' : `no (${p.reversible.why})`}`)
+    for (const c of p.columns) out.push(`      ${c.target} <- ${c.sourceColumn ?? 'NULL'}: ${c.rule?.rule ?? 'nothing mapped'}${c.transform ? `, then ${c.transform}` : ''}`)
+    for (const w of p.warnings) out.push(`      ! ${w}`)
+  }
+  out.push(`  total est. ${fmtSeconds(total)} (rough: ${PLAN_RATE.sqlite.toLocaleString('en-US')} rows/s into SQLite, ${PLAN_RATE.duckdb.toLocaleString('en-US')} into DuckDB)`)
+  return out
+}
+
+export async function runMigration(opts: MigrateOptions): Promise<MigrationOutcome> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`))
+  const startedAt = new Date().toISOString()
+  const main = await connectSource(opts.source)
+  const sources: Source[] = [main]
+  let checkpoints: Checkpoints | undefined
+  let sqlite: SqliteTarget | undefined
+  let duckdb: DuckdbTarget | undefined
+  const notes: string[] = []
+  try {
+    log(`source ${main.redacted}: introspecting`)
+    const tables = await main.introspect()
+    const plans = buildPlans(main.engine, tables, opts.mapping ?? {}, serviceSchema(), { defaultChunkRows: opts.chunkRows, duckdbChunkRows: opts.duckdbChunkRows })
+    const report = (tablesOut: TableReport[], ok: boolean, extra: Partial<MigrationReport> = {}): MigrationReport => ({
+      mode: opts.mode,
+      source: main.redacted,
+      sqlite: plans.some((p) => p.targetKind === 'sqlite') ? path.resolve(opts.sqlite) : null,
+      duckdb: plans.some((p) => p.targetKind !== 'sqlite') ? path.resolve(opts.duckdb) : null,
+      journal: path.resolve(opts.journal),
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      ok,
+      tables: tablesOut,
+      foreignKeyViolations: [],
+      notes,
+      ...extra,
+    })
+
+    if (opts.mode === 'plan') {
+      log(`plan: ${plans.length} table(s); nothing is changed`)
+      for (const line of planLines(plans)) log(line)
+      const cp = fs.existsSync(opts.journal) ? Checkpoints.open(opts.journal) : undefined
+      try {
+        const r = report(plans.map((p) => (cp ? tableReport(p, cp) : planOnlyReport(p))), true)
+        return { report: r, files: opts.reportDir ? writeReport(opts.reportDir, r) : undefined, plans }
+      } finally {
+        cp?.close()
+      }
+    }
+
+    checkpoints = Checkpoints.open(opts.journal)
+    const journalSource = checkpoints.meta('source')
+    if (journalSource && journalSource !== main.redacted) {
+      throw new OpsError('OPS_E_MIGRATE_STATE', `the journal ${opts.journal} belongs to a migration from ${journalSource}, not ${main.redacted}; use another --journal`)
+    }
+    checkpoints.setMeta('source', main.redacted)
+
+    if (opts.mode === 'copy') {
+      const states = plans.map((p) => checkpoints!.table(p.id))
+      const unfinished = plans.filter((_, i) => states[i] && states[i]!.status !== 'verified')
+      if (unfinished.length && !opts.resume) {
+        throw new OpsError('OPS_E_MIGRATE_STATE', `a migration is in progress in ${opts.journal} (${unfinished.map((p) => p.id).join(', ')} not verified): continue it with --resume, or verify it with --verify-only`)
+      }
+      if (states.every((s) => s?.status === 'verified')) {
+        log('every table is copied and verified already: nothing to do (--verify-only checks again, --delta syncs what changed since)')
+        const r = report(plans.map((p) => tableReport(p, checkpoints!)), true)
+        notes.push('Nothing to do: every table was copied and verified by an earlier run.')
+        return { report: r, files: opts.reportDir ? writeReport(opts.reportDir, r) : undefined, plans }
+      }
+    }
+
+    const needSqlite = plans.some((p) => p.targetKind === 'sqlite')
+    const needDuckdb = plans.some((p) => p.targetKind !== 'sqlite')
+    if (needSqlite) sqlite = SqliteTarget.open(opts.sqlite)
+    if (needDuckdb) duckdb = await DuckdbTarget.open(opts.duckdb, { memoryLimit: opts.duckdbMemoryLimit, threads: opts.duckdbThreads })
+
+    const verdicts: Array<{ id: string; verdict: TableVerdict }> = []
+    const deltas = new Map<string, DeltaResult>()
+    let reverse: ReverseResult[] | undefined
+    const engines = (source: Source): Engines => ({ source, sqlite, duckdb, checkpoints: checkpoints! })
+
+    const perTable = async (e: Engines, plan: TablePlan): Promise<void> => {
+      const label = `  ${plan.id} -> ${targetLabel(plan)}`
+      const state = checkpoints!.table(plan.id)
+      if (opts.mode === 'copy') {
+        if (state?.status === 'verified') {
+          log(`${label}: verified earlier`)
+          return
+        }
+        const progress = new TableProgress(label, Math.max(0, plan.source.estimatedRows - (state?.rows_copied ?? 0)), log)
+        if (state && !state.copy_done) log(`${label}: resuming after ${state.rows_copied.toLocaleString('en-US')} rows (chunk ${state.next_chunk})`)
+        await copyTable(e, plan, progress)
+        log(`${label}: copied ${progress.rows.toLocaleString('en-US')} rows at ${Math.round(progress.rate).toLocaleString('en-US')} rows/s; verifying`)
+        const v = await verifyTable(e, plan, { reread: false, repair: false, log })
+        verdicts.push({ id: plan.id, verdict: v })
+        log(`${label}: ${v.ok ? 'verified' : 'MISMATCH'}, ${v.target.rows.toLocaleString('en-US')} rows (${fmtSeconds(v.verifyMs / 1000)})`)
+      } else if (opts.mode === 'verify-only') {
+        if (!state?.copy_done) {
+          verdicts.push({ id: plan.id, verdict: { ok: false, source: { rows: 0, sum: '' }, target: { rows: 0, sum: '' }, mismatches: [`${plan.id}: not copied yet`], verifyMs: 0, repaired: 0 } })
+          return
+        }
+        const v = await verifyTable(e, plan, { reread: true, repair: false, log })
+        verdicts.push({ id: plan.id, verdict: v })
+        log(`${label}: ${v.ok ? 'verified' : 'MISMATCH'}, source ${v.source.rows.toLocaleString('en-US')} / target ${v.target.rows.toLocaleString('en-US')} rows (${fmtSeconds(v.verifyMs / 1000)})`)
+      } else if (opts.mode === 'delta') {
+        if (!state) {
+          log(`${label}: new since the copy; copying it in full`)
+          await copyTable(e, plan, new TableProgress(label, plan.source.estimatedRows, log))
+          verdicts.push({ id: plan.id, verdict: await verifyTable(e, plan, { reread: false, repair: false, log }) })
+          return
+        }
+        const d = await deltaTable(e, plan, log)
+        deltas.set(plan.id, d)
+        verdicts.push({ id: plan.id, verdict: d.verdict })
+        log(`${label}: ${d.appended} appended, ${d.updated} updated, ${d.repaired} repaired; ${d.verdict.ok ? 'verified' : 'MISMATCH'}`)
+      }
+    }
+
+    if (opts.mode === 'copy' || opts.mode === 'verify-only' || opts.mode === 'delta') {
+      const lanes = [plans.filter((p) => p.targetKind === 'sqlite'), plans.filter((p) => p.targetKind !== 'sqlite')].filter((l) => l.length)
+      if (opts.parallel !== false && lanes.length > 1) sources.push(await connectSource(opts.source))
+      const runLane = async (lane: TablePlan[], source: Source) => {
+        for (const plan of lane) await perTable(engines(source), plan)
+      }
+      const results = await Promise.allSettled(lanes.map((lane, i) => runLane(lane, sources[opts.parallel !== false ? i : 0] ?? main)))
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw failed.reason
+      if (duckdb && opts.mode !== 'verify-only' && plans.some((p) => p.targetKind === 'telemetry')) {
+        const t0 = performance.now()
+        const steps = await duckdb.compact()
+        if (steps) log(`  telemetry: compacted into sorted partitions (${steps} step(s), ${fmtSeconds((performance.now() - t0) / 1000)})`)
+      }
+    } else if (opts.mode === 'mark-cutover') {
+      await markCutover(engines(main), plans, log)
+    } else if (opts.mode === 'reverse') {
+      reverse = await reverseSync(engines(main), plans, { lookbackMs: opts.lookbackMs ?? 3_600_000, log })
+    }
+
+    const fk = sqlite && opts.mode !== 'reverse' && opts.mode !== 'mark-cutover' ? sqlite.foreignKeyViolations() : []
+    const fkLines = fk.map((v) => `${v.table} row ${v.rowid ?? '?'} references a missing ${v.parent} row`)
+    for (const p of plans) if (p.dropped.length) notes.push(`${p.id}: source columns not copied: ${p.dropped.join(', ')}`)
+    const tablesOut = plans.map((p) => {
+      const d = deltas.get(p.id)
+      const v = verdicts.find((x) => x.id === p.id)?.verdict
+      return tableReport(p, checkpoints!, {
+        ...(v ? { mismatches: v.mismatches } : {}),
+        ...(d ? { delta: { appended: d.appended, updated: d.updated, repaired: d.repaired, watermark: d.watermark } } : {}),
+      })
+    })
+    const bad = verdicts.filter((v) => !v.verdict.ok)
+    const r = report(tablesOut, bad.length === 0, { foreignKeyViolations: fkLines, ...(reverse ? { reverse } : {}) })
+    const files = opts.reportDir ? writeReport(opts.reportDir, r) : undefined
+    if (files) log(`report: ${files.markdown}`)
+    if (fkLines.length) log(`  ! ${fkLines.length} foreign key violation(s) in the SQLite target (see the report)`)
+    if (bad.length) throw mismatchError(bad)
+    return { report: r, files, plans }
+  } finally {
+    sqlite?.close()
+    duckdb?.close()
+    checkpoints?.close()
+    for (const s of sources) await s.close()
+  }
+}
+
+function planOnlyReport(p: TablePlan): TableReport {
+  return {
+    table: p.id,
+    target: targetLabel(p),
+    status: 'planned',
+    key: p.key ? `${p.key.columns.join(', ')} (${p.key.source})` : null,
+    sourceRows: p.source.estimatedRows,
+    targetRows: null,
+    sourceChecksum: null,
+    targetChecksum: null,
+    chunks: 0,
+    copySeconds: 0,
+    verifySeconds: 0,
+    rowsPerSecond: null,
+    columns: p.columns.map((c) => ({ target: c.target, source: c.sourceColumn, rule: c.rule?.rule ?? 'NULL (nothing mapped)', ...(c.transform ? { transform: c.transform } : {}) })),
+    dropped: p.dropped,
+    warnings: p.warnings,
+    coercionCounts: {},
+    coercions: [],
+    mismatches: [],
+  }
+}

@@ -1,0 +1,174 @@
+// The SQLite target: the service's own ocean.db, opened (and its schema created) by the service's
+// openSqlite, so the file is exactly what the service opens afterwards. Tables that do not map onto
+// the service's schema get a table of their own, typed by the type rules. Writes are upserts by key
+// in one transaction per chunk, so repeating a chunk (after a kill -9) changes nothing.
+import fs from 'node:fs'
+import path from 'node:path'
+import type Database from 'better-sqlite3'
+import { openSqlite } from '../../../services/ocean/src/stores/sqlite-db.ts'
+import { OpsError } from '../ops-error.ts'
+import type { SqliteValue } from './canonical-row.ts'
+import type { TablePlan, TargetColumnInfo } from './mapping.ts'
+
+export const SQLITE_FILE = 'ocean.db'
+
+/** The service opens <dir>/ocean.db (and <dir>/telemetry.duckdb): accept that file or its directory. */
+export function resolveServiceFile(arg: string, file: string, flag: string): { dir: string; file: string } {
+  const abs = path.resolve(arg)
+  if (path.basename(abs) === file) return { dir: path.dirname(abs), file: abs }
+  if ((fs.existsSync(abs) && fs.statSync(abs).isDirectory()) || path.extname(abs) === '') return { dir: abs, file: path.join(abs, file) }
+  throw new OpsError('OPS_E_USAGE', `${flag} ${arg}: the service opens <data dir>/${file}; pass that file or the data directory`)
+}
+
+const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`
+
+export interface TableWriter {
+  put(values: SqliteValue[]): void
+  begin(): void
+  commit(): void
+  rollback(): void
+}
+
+export interface FkViolation {
+  table: string
+  rowid: number | null
+  parent: string
+}
+
+export class SqliteTarget {
+  private constructor(readonly db: Database.Database, readonly file: string) {}
+
+  static open(arg: string): SqliteTarget {
+    const { dir, file } = resolveServiceFile(arg, SQLITE_FILE, '--sqlite')
+    let db: Database.Database
+    try {
+      db = openSqlite(dir)
+    } catch (e) {
+      throw new OpsError('OPS_E_TARGET', `cannot open ${file}: ${(e as Error).message}`)
+    }
+    // This connection only: the copy checks foreign keys at the end (tables load in any order), and a
+    // process crash (not a power cut) loses nothing with synchronous=OFF in WAL mode.
+    db.pragma('foreign_keys = OFF')
+    db.pragma('synchronous = OFF')
+    db.pragma('cache_size = -262144')
+    db.pragma('temp_store = MEMORY')
+    return new SqliteTarget(db, file)
+  }
+
+  close(): void {
+    this.db.pragma('wal_checkpoint(TRUNCATE)')
+    this.db.close()
+  }
+
+  columns(table: string): TargetColumnInfo[] {
+    return (this.db.prepare(`PRAGMA table_info(${q(table)})`).all() as Array<{ name: string; type: string; notnull: number; pk: number }>).map((c) => ({
+      name: c.name,
+      type: c.type,
+      notnull: c.notnull === 1,
+      pk: c.pk,
+    }))
+  }
+
+  /** Creates a generic table (not part of the service's schema) as the type rules say, if missing. */
+  ensureTable(plan: TablePlan): void {
+    if (plan.serviceTable) return
+    const cols = plan.columns.map((c) => {
+      const check = plan.enumChecks[c.target]
+      const checkSql = check ? ` CHECK (${q(c.target)} IN (${check.map((l) => `'${l.replace(/'/g, "''")}'`).join(', ')}))` : ''
+      return `${q(c.target)} ${c.sqliteType}${c.notNull ? ' NOT NULL' : ''}${checkSql}`
+    })
+    if (plan.targetKey.length) cols.push(`PRIMARY KEY (${plan.targetKey.map(q).join(', ')})`)
+    const existing = this.columns(plan.targetTable)
+    if (existing.length) {
+      // Made by an earlier run with another mapping: writing into it would convert values by the
+      // wrong column types (SQLite's affinity) and the verification would fail on every row.
+      const have = existing.map((c) => `${c.name} ${c.type}`).join(', ')
+      const want = plan.columns.map((c) => `${c.target} ${c.sqliteType}`).join(', ')
+      if (have !== want) {
+        throw new OpsError('OPS_E_TARGET', `${this.file}: table ${plan.targetTable} exists as (${have}) but this mapping makes (${want}); an earlier run with another mapping made it. Drop it (sqlite3 ${this.file} 'DROP TABLE "${plan.targetTable}"') or use another --sqlite`)
+      }
+    }
+    this.db.exec(`CREATE TABLE IF NOT EXISTS ${q(plan.targetTable)} (\n  ${cols.join(',\n  ')}\n)`)
+    plan.uniqueIndexes.forEach((u, i) => {
+      this.db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${q(`${plan.targetTable}_u${i + 1}`)} ON ${q(plan.targetTable)} (${u.map(q).join(', ')})`)
+    })
+  }
+
+  writer(plan: TablePlan): TableWriter {
+    const cols = plan.columns.map((c) => q(c.target))
+    let sql = `INSERT INTO ${q(plan.targetTable)} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`
+    if (plan.targetKey.length) {
+      const rest = plan.columns.filter((c) => !plan.targetKey.includes(c.target)).map((c) => `${q(c.target)} = excluded.${q(c.target)}`)
+      sql += ` ON CONFLICT (${plan.targetKey.map(q).join(', ')}) DO ${rest.length ? `UPDATE SET ${rest.join(', ')}` : 'NOTHING'}`
+    }
+    const stmt = this.db.prepare(sql)
+    const begin = this.db.prepare('BEGIN')
+    const commit = this.db.prepare('COMMIT')
+    const rollback = this.db.prepare('ROLLBACK')
+    return {
+      put: (values) => {
+        stmt.run(values)
+      },
+      begin: () => begin.run(),
+      commit: () => commit.run(),
+      rollback: () => {
+        if (this.db.inTransaction) rollback.run()
+      },
+    }
+  }
+
+  private keyCond(plan: TablePlan, lo: SqliteValue[] | null, hi: SqliteValue[] | null): { sql: string; params: SqliteValue[] } {
+    const k = `(${plan.targetKey.map(q).join(', ')})`
+    const ph = `(${plan.targetKey.map(() => '?').join(', ')})`
+    const conds: string[] = []
+    const params: SqliteValue[] = []
+    if (lo) {
+      conds.push(`${k} > ${ph}`)
+      params.push(...lo)
+    }
+    if (hi) {
+      conds.push(`${k} <= ${ph}`)
+      params.push(...hi)
+    }
+    return { sql: conds.length ? ` WHERE ${conds.join(' AND ')}` : '', params }
+  }
+
+  /** Rows of the plan's target columns (integers as BigInt), optionally within a key range (lo, hi]. */
+  rows(plan: TablePlan, lo: SqliteValue[] | null = null, hi: SqliteValue[] | null = null): IterableIterator<unknown[]> {
+    const { sql, params } = this.keyCond(plan, lo, hi)
+    const stmt = this.db.prepare(`SELECT ${plan.columns.map((c) => q(c.target)).join(', ')} FROM ${q(plan.targetTable)}${sql}`)
+    return stmt.raw(true).safeIntegers(true).iterate(...params) as IterableIterator<unknown[]>
+  }
+
+  count(plan: TablePlan): number {
+    return Number((this.db.prepare(`SELECT count(*) AS n FROM ${q(plan.targetTable)}`).get() as { n: number }).n)
+  }
+
+  deleteKeys(plan: TablePlan, keys: SqliteValue[][]): number {
+    const stmt = this.db.prepare(`DELETE FROM ${q(plan.targetTable)} WHERE (${plan.targetKey.map(q).join(', ')}) = (${plan.targetKey.map(() => '?').join(', ')})`)
+    let n = 0
+    this.db.transaction(() => {
+      for (const k of keys) n += stmt.run(k).changes
+    })()
+    return n
+  }
+
+  clear(plan: TablePlan): void {
+    this.db.prepare(`DELETE FROM ${q(plan.targetTable)}`).run()
+  }
+
+  foreignKeyViolations(limit = 100): FkViolation[] {
+    return (this.db.prepare('PRAGMA foreign_key_check').all() as Array<{ table: string; rowid: number | null; parent: string }>).slice(0, limit)
+  }
+}
+
+/** Wraps a SQLite constraint failure with the table and the row's key, and what to do about it. */
+export function conflictError(plan: TablePlan, key: string, e: unknown): OpsError {
+  const msg = (e as Error).message
+  const code = (e as { code?: string }).code ?? ''
+  if (code.startsWith('SQLITE_CONSTRAINT')) {
+    return new OpsError('OPS_E_MIGRATE_CONFLICT', `${plan.id} -> ${plan.targetTable}: the row with key ${key} breaks a constraint of the target (${msg}). Fix the row in the source (or map it differently), then run again with --resume.`)
+  }
+  if (e instanceof OpsError) return new OpsError(e.code, `${plan.id}, row ${key}: ${e.message}`)
+  return new OpsError('OPS_E_TARGET', `${plan.id} -> ${plan.targetTable}: writing the row with key ${key} failed: ${msg}`)
+}
