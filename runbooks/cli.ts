@@ -1,6 +1,12 @@
 // The ocean-ops command line: one commander program; each runbook registers a subcommand.
 import { Command, CommanderError } from 'commander'
 import { OpsError, isOpsError } from './lib/ops-error.ts'
+import { registerDeploy } from './commands/deploy.ts'
+import { registerInventoryCommand } from './commands/inventory.ts'
+import { registerLab } from './commands/lab.ts'
+import { registerMigrateDataCommand } from './commands/migrate-data.ts'
+import { registerRemoveMysql } from './commands/remove-mysql.ts'
+import { registerVerify } from './commands/verify.ts'
 
 export function program(): Command {
   const cli = new Command('ocean-ops')
@@ -14,6 +20,13 @@ export function program(): Command {
     .action(() => {
       throw new OpsError('OPS_E_NOT_IMPLEMENTED', 'rehearse is not built yet: it arrives with the cutover issue. Run `npm test` meanwhile.')
     })
+
+  registerInventoryCommand(cli)
+  registerDeploy(cli)
+  registerVerify(cli)
+  registerMigrateDataCommand(cli)
+  registerLab(cli)
+  registerRemoveMysql(cli)
 
   return cli
 }
