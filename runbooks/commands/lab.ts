@@ -1,6 +1,7 @@
 // `ocean-ops lab up|down|status|traffic|rogue`: the local lab of test hosts (scripts/lab).
 import type { Command } from 'commander'
 import { labDown, labStatus, labUp, loadLab, type Lab } from '../../scripts/lab/lab.ts'
+import { writeLabInventory } from '../../scripts/lab/lab-inventory.ts'
 import { sshArgv } from '../../scripts/lab/lab-ssh.ts'
 import { setRogueVariant } from '../../scripts/lab/rogue.ts'
 import { simulateTraffic } from '../../scripts/lab/traffic.ts'
@@ -45,7 +46,8 @@ export function registerLab(cli: Command): void {
       if ((o.users === undefined) !== (o.telemetry === undefined)) throw new OpsError('OPS_E_USAGE', 'give both --users and --telemetry, or neither')
       const seed = o.users !== undefined && o.telemetry !== undefined ? { users: o.users, telemetryRows: o.telemetry } : undefined
       const up = await labUp({ log, seed })
-      process.stdout.write(o.json ? `${JSON.stringify(up, null, 2)}\n` : `${describe(up)}\n`)
+      const inventory = writeLabInventory(up)
+      process.stdout.write(o.json ? `${JSON.stringify({ ...up, inventory }, null, 2)}\n` : `${describe(up)}\n  inventory for the runbooks: ${inventory} (ocean-ops deploy -i ${inventory})\n`)
     })
 
   lab

@@ -1,0 +1,54 @@
+// The runbooks' inventory for the lab: both hosts by their 127.0.0.1 SSH ports with the lab key
+// and its pinned known_hosts, the Ocean secrets as `file:` references to owner-only files made once
+// per lab (so a second deploy finds nothing changed), and the URL clients use. Written to
+// <lab dir>/inventory.json; every runbook then runs against the lab with `-i .lab/inventory.json`.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Inventory } from '../../runbooks/lib/inventory.ts'
+import type { Lab } from './lab.ts'
+
+export const LAB_OCEAN_PORT = 8030
+
+/** Creates the secret file with random content unless it exists; returns its `file:` reference. */
+function secretFile(dir: string, name: string): string {
+  const file = path.join(dir, 'secrets', name)
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+    const tmp = `${file}.${process.pid}.tmp`
+    fs.writeFileSync(tmp, crypto.randomBytes(24).toString('hex'), { mode: 0o600 })
+    fs.renameSync(tmp, file)
+  }
+  return `file:${file}`
+}
+
+export function labInventory(lab: Lab, extra: Partial<Inventory> = {}): Inventory {
+  const host = (h: Lab['old']) => ({ address: '127.0.0.1', port: h.sshPort, user: h.user, identityFile: lab.identityFile, knownHostsFile: lab.knownHostsFile, labAddress: h.address })
+  return {
+    schemaVersion: 1,
+    source: { lab: lab.id },
+    newHost: host(lab.new),
+    oldHost: host(lab.old),
+    oceanPort: LAB_OCEAN_PORT,
+    ocean: {
+      stack: 'ocean',
+      apiKey: secretFile(lab.dir, 'ocean-api-key'),
+      redisPassword: secretFile(lab.dir, 'redis-password'),
+      apiProcesses: 0,
+      cpus: 1,
+      memoryMb: 1024,
+      redisMemoryMb: 256,
+      url: `http://${lab.new.address}:${LAB_OCEAN_PORT}`,
+    },
+    ...extra,
+  }
+}
+
+/** Writes <lab dir>/inventory.json (0600, whole or not at all); returns its path. */
+export function writeLabInventory(lab: Lab, extra: Partial<Inventory> = {}): string {
+  const file = path.join(lab.dir, 'inventory.json')
+  const tmp = `${file}.${process.pid}.tmp`
+  fs.writeFileSync(tmp, JSON.stringify(labInventory(lab, extra), null, 2) + '\n', { mode: 0o600 })
+  fs.renameSync(tmp, file)
+  return file
+}

@@ -1,0 +1,90 @@
+// deploy and verify against the lab's new host, as a user runs them: the lab's inventory (pinned
+// host keys, the lab key, secrets by file reference), the image shipped over SSH into the new
+// host's own Docker engine, the API reached at the new host's lab address. A second deploy
+// changes nothing; a wrong pinned key is refused before anything happens.
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { deploy, repoRoot } from '../../../runbooks/deploy.ts'
+import { closeHosts } from '../../../runbooks/lib/host/connect.ts'
+import { ensureOceanImage } from '../../../runbooks/lib/images/ocean-image.ts'
+import { loadInventory, type Inventory } from '../../../runbooks/lib/inventory.ts'
+import { runRunbook } from '../../../runbooks/lib/runbook.ts'
+import { verify } from '../../../runbooks/verify.ts'
+import { labDown, labUp, type Lab } from '../../../scripts/lab/lab.ts'
+import { writeLabInventory } from '../../../scripts/lab/lab-inventory.ts'
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-lab-deploy-'))
+process.env.OCEAN_OPS_LAB_DIR = dir
+let lab: Lab
+let inv: Inventory
+let image: string
+const journal = path.join(dir, 'journal.db')
+const timings: string[] = []
+
+const run = <T>(name: string, body: Parameters<typeof runRunbook<T>>[2]) => runRunbook(name, { journalPath: journal, log: () => {} }, body)
+
+before(async () => {
+  let t = Date.now()
+  lab = await labUp({ seed: { users: 500, telemetryRows: 5000 }, log: (l) => process.stderr.write(`  lab: ${l}\n`) })
+  timings.push(`lab up ${((Date.now() - t) / 1000).toFixed(1)} s`)
+  t = Date.now()
+  image = await ensureOceanImage(repoRoot, () => {})
+  timings.push(`ocean image ${((Date.now() - t) / 1000).toFixed(1)} s`)
+  inv = loadInventory(writeLabInventory(lab))
+}, { timeout: 900_000 })
+
+after(async () => {
+  process.stderr.write(`  timings: ${timings.join(', ')}\n`)
+  await closeHosts()
+  await labDown()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+describe('deploy and verify on the lab\'s new host', { timeout: 900_000 }, () => {
+  it('the inventory the lab writes is valid and keeps its secrets in owner-only files', () => {
+    assert.equal(inv.newHost.port, lab.new.sshPort)
+    for (const ref of [inv.ocean?.apiKey, inv.ocean?.redisPassword]) {
+      assert.match(ref ?? '', /^file:/)
+      assert.equal(fs.statSync(ref!.slice(5)).mode & 0o077, 0)
+    }
+  })
+
+  it('refuses the new host when the pinned key is another host\'s', async () => {
+    const wrong = path.join(dir, 'wrong_known_hosts')
+    const lines = fs.readFileSync(lab.knownHostsFile, 'utf8').split('\n').filter(Boolean)
+    const oldKey = lines.find((l) => l.startsWith(`[127.0.0.1]:${lab.old.sshPort}`))!.split(' ').slice(1).join(' ')
+    fs.writeFileSync(wrong, `[127.0.0.1]:${lab.new.sshPort} ${oldKey}\n`)
+    await closeHosts()
+    await assert.rejects(
+      run('deploy', (rb) => deploy(rb, { ...inv, newHost: { ...inv.newHost, knownHostsFile: wrong } }, { image })),
+      (e: Error & { code?: string }) => e.code === 'OPS_E_HOST_KEY' && /ssh-keyscan|fingerprint/i.test(e.message),
+    )
+    await closeHosts()
+  })
+
+  it('deploys from nothing, ships the image over SSH, and the API answers at the new host\'s address', async () => {
+    const t = Date.now()
+    const r = await run('deploy', (rb) => deploy(rb, inv, { image }))
+    timings.push(`deploy from nothing ${((Date.now() - t) / 1000).toFixed(1)} s (${(r.shippedBytes / 1e6).toFixed(0)} MB shipped)`)
+    assert.equal(r.changed, true)
+    assert.ok(r.shippedBytes > 0)
+    assert.equal((await fetch(`${inv.ocean!.url}/ready`)).status, 200)
+  })
+
+  it('a second deploy changes nothing and ships nothing', async () => {
+    const t = Date.now()
+    const r = await run('deploy', (rb) => deploy(rb, inv, { image }))
+    timings.push(`re-deploy ${((Date.now() - t) / 1000).toFixed(1)} s`)
+    assert.equal(r.changed, false)
+    assert.equal(r.shippedBytes, 0)
+  })
+
+  it('verify passes there, database and Redis ports closed from outside', async () => {
+    const r = await run('verify', (rb) => verify(rb, inv, { reportDir: path.join(dir, 'reports'), smokeEvents: 100, load: { seconds: 2, connections: 4, p99Ms: 2000, minRps: 10 } }))
+    assert.equal(r.ok, true, JSON.stringify(r.checks.filter((c) => !c.ok)))
+    assert.ok(r.checks.some((c) => c.name.startsWith('exposure:') && c.ok))
+  })
+})
