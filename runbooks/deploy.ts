@@ -178,7 +178,7 @@ export async function rollbackRelease(rb: Runbook, inv: Inventory, opts: { healt
   return previous ?? ''
 }
 
-async function inDockerGroup(host: SshHost): Promise<boolean> {
+export async function inDockerGroup(host: SshHost): Promise<boolean> {
   if (host.isRoot) return true
   return /\bdocker\b/.test((await host.exec(['id', '-nG'])).stdout)
 }

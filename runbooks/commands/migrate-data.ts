@@ -7,7 +7,12 @@ import type { Command } from 'commander'
 import { redactUrl } from '../lib/migrate/introspect.ts'
 import { parseMappingFile, type MappingFile } from '../lib/migrate/mapping.ts'
 import { runMigration, type Mode } from '../lib/migrate/run-migration.ts'
-import { OpsError } from '../lib/ops-error.ts'
+import { inDockerGroup } from '../deploy.ts'
+import { closeHosts, connectHost } from '../lib/host/connect.ts'
+import { dockerOverSsh } from '../lib/host/docker-over-ssh.ts'
+import { loadInventory } from '../lib/inventory.ts'
+import { migrateOnNewHost } from '../lib/migrate/on-new-host.ts'
+import { OpsError, type OpsErrorCode } from '../lib/ops-error.ts'
 import { runRunbook } from '../lib/runbook.ts'
 
 export interface MigrateDataFlags {
@@ -27,6 +32,8 @@ export interface MigrateDataFlags {
   lookbackMinutes?: number
   breakLock?: boolean
   serial?: boolean
+  onNewHost?: boolean
+  inventory?: string
 }
 
 export function modeOf(o: MigrateDataFlags): Mode {
@@ -72,8 +79,11 @@ export function registerMigrateDataCommand(cli: Command): void {
     .option('--lookback-minutes <n>', 'reverse: also look this far before the mark for late telemetry', positiveInt('--lookback-minutes'), 60)
     .option('--serial', 'copy one table at a time (default: SQLite and DuckDB tables side by side)')
     .option('--break-lock', 'take the runbook lock even if another run holds it (only if that run is gone)')
+    .option('--on-new-host', 'run the engine on the new host (deployed image, the service\'s data volume), reaching the old database through the pinned SSH connections; needs -i')
+    .option('-i, --inventory <file>', 'inventory file (with --on-new-host)', process.env.OCEAN_OPS_INVENTORY ?? 'inventory.json')
     .action(async (o: MigrateDataFlags) => {
-      await migrateData(o)
+      if (o.onNewHost) await migrateDataOnNewHost(o)
+      else await migrateData(o)
     })
 }
 
@@ -109,6 +119,28 @@ export async function migrateData(o: MigrateDataFlags): Promise<void> {
       return { tables: out.report.tables.length, ok: out.report.ok, report: out.files?.json }
     })
   })
+}
+
+export async function migrateDataOnNewHost(o: MigrateDataFlags): Promise<void> {
+  const mode = modeOf(o)
+  if (o.mapping) throw new OpsError('OPS_E_USAGE', '--mapping is not carried to the new host yet: run without --on-new-host, next to the target files')
+  const inv = loadInventory(o.inventory ?? 'inventory.json')
+  if (!inv.oldHost) throw new OpsError('OPS_E_INVENTORY', 'the inventory has no oldHost: the engine reaches the old database through it')
+  const mutates = mode !== 'plan' && mode !== 'verify-only'
+  try {
+    await runRunbook('migrate-data', { journalPath: o.journal, plan: false, breakLock: o.breakLock, inputs: { mode, onNewHost: true, inventory: o.inventory } }, async (rb) => {
+      const newHost = (await rb.step('connect new host', { describe: `SSH to ${inv.newHost.user}@${inv.newHost.address}` }, () => connectHost(inv.newHost)))!
+      const oldHost = (await rb.step('connect old host', { describe: `SSH to ${inv.oldHost!.user}@${inv.oldHost!.address}` }, () => connectHost(inv.oldHost!)))!
+      const docker = dockerOverSsh(newHost, { sudo: !(await inDockerGroup(newHost)) })
+      const r = await rb.step(mode, { mutates, describe: `${describe(mode)} (engine on the new host; the API is stopped meanwhile)` }, (p) =>
+        migrateOnNewHost(inv, newHost, oldHost, docker, { mode, resume: o.resume, chunkRows: o.chunkRows, lookbackMinutes: o.lookbackMinutes, log: p.progress }),
+      )
+      if (!r?.ok) throw new OpsError((r?.code as OpsErrorCode | undefined) ?? 'OPS_E_MIGRATE_MISMATCH', r?.message ?? 'the migration on the new host did not verify: see its report in the data volume (/data/.migrate/reports)')
+      process.stdout.write(`${r.files?.markdown ?? ''} (on the new host, in the ${inv.ocean?.stack ?? 'ocean'}-data volume)\n`)
+    })
+  } finally {
+    await closeHosts()
+  }
 }
 
 function describe(mode: Mode): string {

@@ -45,6 +45,8 @@ export interface Inventory {
     url?: string
   }
   hetzner?: { token: SecretRef; endpoint?: string }
+  /** The old database as the old host sees it (postgres://USER@127.0.0.1:5432/DB), its password by reference. */
+  oldDatabase?: { url: string; password?: SecretRef }
   [extra: string]: unknown
 }
 
@@ -85,6 +87,12 @@ const schema = {
         publishAddress: { type: 'string' },
         url: { type: 'string', pattern: '^https?://' },
       },
+    },
+    oldDatabase: {
+      type: 'object',
+      required: ['url'],
+      additionalProperties: false,
+      properties: { url: { type: 'string', pattern: '^(postgres|postgresql|mysql|mariadb)://[^:@/]+@[^/]+/[^/?]+$' }, password: secretRef },
     },
     hetzner: { type: 'object', required: ['token'], properties: { token: secretRef, endpoint: { type: 'string', pattern: '^https?://' } } },
   },
@@ -137,6 +145,7 @@ export function loadInventory(file: string): Inventory {
     const ref = ocean[k]
     if (ref?.startsWith('file:')) ocean[k] = `file:${abs(ref.slice(5))}`
   }
+  if (inv.oldDatabase?.password?.startsWith('file:')) inv.oldDatabase.password = `file:${abs(inv.oldDatabase.password.slice(5))}`
   return inv
 }
 

@@ -10,13 +10,13 @@ import type { Lab } from './lab.ts'
 
 export const LAB_OCEAN_PORT = 8030
 
-/** Creates the secret file with random content unless it exists; returns its `file:` reference. */
-function secretFile(dir: string, name: string): string {
+/** Writes the secret file (random content unless `value` is given) unless it holds that already; returns its `file:` reference. */
+function secretFile(dir: string, name: string, value?: string): string {
   const file = path.join(dir, 'secrets', name)
-  if (!fs.existsSync(file)) {
+  if (!fs.existsSync(file) || (value !== undefined && fs.readFileSync(file, 'utf8') !== value)) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
     const tmp = `${file}.${process.pid}.tmp`
-    fs.writeFileSync(tmp, crypto.randomBytes(24).toString('hex'), { mode: 0o600 })
+    fs.writeFileSync(tmp, value ?? crypto.randomBytes(24).toString('hex'), { mode: 0o600 })
     fs.renameSync(tmp, file)
   }
   return `file:${file}`
@@ -39,6 +39,10 @@ export function labInventory(lab: Lab, extra: Partial<Inventory> = {}): Inventor
       memoryMb: 1024,
       redisMemoryMb: 256,
       url: `http://${lab.new.address}:${LAB_OCEAN_PORT}`,
+    },
+    oldDatabase: {
+      url: `postgres://${lab.oldDb.pgUser}@127.0.0.1:${lab.oldDb.pgPort}/${lab.oldDb.pgDatabase}`,
+      password: secretFile(lab.dir, 'old-postgres-password', lab.oldDb.pgPassword),
     },
     ...extra,
   }

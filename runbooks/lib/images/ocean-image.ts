@@ -10,6 +10,13 @@ import { buildImage, contentHash, ensureNodeBase, imageExists, type Log } from '
 
 const WORKSPACE = '@ocean-ops/ocean'
 
+/**
+ * The migration engine rides in the Ocean image so it runs on the new host, beside the files it
+ * writes (`migrate-data --on-new-host`): these sources and the npm packages only it needs.
+ */
+export const ENGINE_PATHS = ['runbooks/lib/migrate', 'runbooks/lib/ops-error.ts']
+export const ENGINE_PACKAGES = ['pg', 'pg-copy-streams', 'mysql2']
+
 export function oceanImageTag(repoRoot: string): string {
   const svc = path.join(repoRoot, 'services/ocean')
   return `ocean:${contentHash([
@@ -17,7 +24,45 @@ export function oceanImageTag(repoRoot: string): string {
     { path: path.join(svc, 'package.json') },
     { path: path.join(svc, 'Dockerfile') },
     { path: path.join(svc, 'src') },
+    ...ENGINE_PATHS.map((p) => ({ path: path.join(repoRoot, p) })),
   ])}`
+}
+
+/**
+ * The directories (relative to the repository root) of `names` and everything they depend on, as
+ * Node resolves them from this checkout's node_modules (nested copies first, then hoisted ones).
+ */
+export function dependencyClosure(repoRoot: string, names: string[]): string[] {
+  const seen = new Set<string>()
+  const resolveFrom = (fromDir: string, name: string): string | undefined => {
+    for (let d = fromDir; ; d = path.dirname(d)) {
+      const candidate = path.join(d, 'node_modules', name)
+      if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate
+      if (d === repoRoot || d === path.dirname(d)) return undefined
+    }
+  }
+  const visit = (dir: string) => {
+    const rel = path.relative(repoRoot, dir)
+    if (seen.has(rel)) return
+    seen.add(rel)
+    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> }
+    for (const dep of Object.keys(pkg.dependencies ?? {})) {
+      const found = resolveFrom(dir, dep)
+      if (!found) throw new OpsError('OPS_E_IMAGE', `${rel} needs ${dep}, which is not installed: run \`npm ci\` at the repository root`)
+      visit(found)
+    }
+    for (const dep of Object.keys(pkg.optionalDependencies ?? {})) {
+      const found = resolveFrom(dir, dep)
+      if (found) visit(found)
+    }
+  }
+  for (const name of names) {
+    const dir = resolveFrom(repoRoot, name)
+    if (!dir) throw new OpsError('OPS_E_IMAGE', `${name} is not installed: run \`npm ci\` at the repository root`)
+    visit(dir)
+  }
+  const sorted = [...seen].sort()
+  return sorted.filter((p, i) => !sorted.slice(0, i).some((q) => p.startsWith(q + path.sep)))
 }
 
 /**
@@ -47,7 +92,9 @@ export async function stageOceanContext(repoRoot: string, dir: string): Promise<
   if (!dirs.some((d) => d.endsWith('fastify'))) {
     throw new OpsError('OPS_E_IMAGE', `npm ls found no production dependencies of ${WORKSPACE}: run \`npm ci\` at the repository root`)
   }
-  for (const d of dirs) fs.cpSync(path.join(repoRoot, d), path.join(dir, d), { recursive: true, verbatimSymlinks: true })
+  for (const d of [...dirs, ...dependencyClosure(repoRoot, ENGINE_PACKAGES), ...ENGINE_PATHS]) {
+    fs.cpSync(path.join(repoRoot, d), path.join(dir, d), { recursive: true, verbatimSymlinks: true })
+  }
   const svc = path.join(repoRoot, 'services/ocean')
   fs.mkdirSync(path.join(dir, 'services/ocean/node_modules'), { recursive: true })
   fs.cpSync(path.join(svc, 'src'), path.join(dir, 'services/ocean/src'), { recursive: true })

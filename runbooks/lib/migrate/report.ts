@@ -8,6 +8,9 @@ import type { Checkpoints, Coercion } from './checkpoints.ts'
 import type { TablePlan } from './mapping.ts'
 import type { ReverseResult } from './reverse.ts'
 
+/** The line the engine program (main.ts) prints its outcome on, read by on-new-host.ts. */
+export const RESULT_PREFIX = 'RESULT '
+
 export interface TableReport {
   table: string
   target: string

@@ -40,6 +40,8 @@ export interface MigrateOptions {
   lookbackMs?: number
   duckdbMemoryLimit?: string
   duckdbThreads?: number
+  /** The source as the journal knows it, when `source` is a tunnel's end whose port changes from run to run. */
+  sourceName?: string
   /** One lane per target file, concurrently (default true). */
   parallel?: boolean
 }
@@ -134,11 +136,12 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     }
 
     checkpoints = Checkpoints.open(opts.journal)
+    const sourceName = opts.sourceName ? redactUrl(opts.sourceName) : main.redacted
     const journalSource = checkpoints.meta('source')
-    if (journalSource && journalSource !== main.redacted) {
-      throw new OpsError('OPS_E_MIGRATE_STATE', `the journal ${opts.journal} belongs to a migration from ${journalSource}, not ${main.redacted}; use another --journal`)
+    if (journalSource && journalSource !== sourceName) {
+      throw new OpsError('OPS_E_MIGRATE_STATE', `the journal ${opts.journal} belongs to a migration from ${journalSource}, not ${sourceName}; use another --journal`)
     }
-    checkpoints.setMeta('source', main.redacted)
+    checkpoints.setMeta('source', sourceName)
 
     if (opts.mode === 'copy') {
       const states = plans.map((p) => checkpoints!.table(p.id))

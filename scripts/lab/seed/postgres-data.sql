@@ -16,16 +16,17 @@ FROM generate_series(1, :users) AS i,
 SELECT setval('users_id_seq', (SELECT max(id) FROM users));
 
 -- One to three sessions per user; tokens are hex digests; some revoked, most long expired.
-INSERT INTO sessions (token, user_id, created_at, expires_at, revoked)
+INSERT INTO sessions (token, user_id, created_at, expires_at, revoked_at)
 SELECT encode(sha256(convert_to('lab-session:' || u.id || ':' || k, 'UTF8')), 'hex'), u.id,
-       u.created_at + make_interval(days => k), u.created_at + make_interval(days => k + 30), (u.id + k) % 7 = 0
+       u.created_at + make_interval(days => k), u.created_at + make_interval(days => k + 30),
+       CASE WHEN (u.id + k) % 7 = 0 THEN u.created_at + make_interval(days => k + 1) END
 FROM users u, LATERAL generate_series(1, 1 + u.id % 3) AS k;
 
 INSERT INTO billing (user_id, credits, usage, updated_at)
-SELECT id, ((id::bigint * 7919) % 100000) / 100.0, ((id::bigint * 104729) % 50000) / 100.0, created_at + make_interval(days => id % 90)
+SELECT id, (id::bigint * 7919) % 100000, (id::bigint * 104729) % 50000, created_at + make_interval(days => id % 90)
 FROM users;
 
--- Profiles for four users in five; names with accents, some profiles never updated.
+-- Profiles for four users in five; names with accents, some never updated since the user was made.
 INSERT INTO profiles (id, user_id, profile, updated_at)
 SELECT 'prf_' || substr(md5('profile:' || u.id), 1, 16), u.id,
        jsonb_build_object(
@@ -36,14 +37,14 @@ SELECT 'prf_' || substr(md5('profile:' || u.id), 1, 16), u.id,
          'preferences', jsonb_build_object('units', CASE WHEN u.id % 9 = 0 THEN 'imperial' ELSE 'metric' END,
                                            'alerts', u.id % 2 = 0, 'digest_hour', u.id % 24),
          'tags', to_jsonb((ARRAY['ocean', 'buoy', 'coastal', 'research', 'beta'])[1:1 + u.id % 5])),
-       CASE WHEN u.id % 11 = 0 THEN NULL ELSE u.updated_at END
+       CASE WHEN u.id % 11 = 0 THEN u.created_at ELSE u.updated_at END
 FROM users u
 WHERE u.id % 5 <> 0;
 
 INSERT INTO metadata (key, value, updated_at) VALUES
   ('schema_version', '"2.14.3"', '2024-06-01 12:00:00+00'),
   ('ingest', '{"batch_size": 500, "workers": 4, "retention_days": 400}', '2024-06-01 12:00:00+00'),
-  ('maintenance_window', '{"day": "sunday", "start": "02:00", "tz": "Europe/Berlin"}', NULL);
+  ('maintenance_window', '{"day": "sunday", "start": "02:00", "tz": "Europe/Berlin"}', '2024-01-01 00:00:00+00');
 INSERT INTO metadata (key, value, updated_at)
 SELECT 'sensor:sensor-' || lpad(s::text, 4, '0'),
        jsonb_build_object('lat', round((40 + (s % 90) / 10.0)::numeric, 4), 'lon', round((19 + (s % 70) / 10.0)::numeric, 4),

@@ -15,13 +15,13 @@ CREATE TABLE sessions (
   user_id integer NOT NULL REFERENCES users (id),
   created_at timestamptz NOT NULL DEFAULT now(),
   expires_at timestamptz NOT NULL,
-  revoked boolean NOT NULL DEFAULT false
+  revoked_at timestamptz
 );
 CREATE INDEX sessions_user_id ON sessions (user_id);
 CREATE TABLE billing (
   user_id integer PRIMARY KEY REFERENCES users (id),
-  credits numeric(12,2) NOT NULL DEFAULT 0,
-  usage numeric(12,2) NOT NULL DEFAULT 0,
+  credits bigint NOT NULL DEFAULT 0 CHECK (credits >= 0),
+  usage bigint NOT NULL DEFAULT 0 CHECK (usage >= 0),
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 -- The legacy app never declared this foreign key.
@@ -29,12 +29,12 @@ CREATE TABLE profiles (
   id text PRIMARY KEY,
   user_id integer,
   profile jsonb NOT NULL DEFAULT '{}',
-  updated_at timestamptz
+  updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE metadata (
   key text PRIMARY KEY,
-  value jsonb,
-  updated_at timestamptz
+  value jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE telemetry (
   id bigserial,

@@ -1,0 +1,114 @@
+// Runs the migration engine where the data goes: a one-off container of the deployed Ocean image
+// on the new host, with the service's data volume at /data and the engine's journal beside it
+// (/data/.migrate), reaching the old database through a relay of the two pinned SSH connections
+// (host/relay.ts). The API container is stopped for the run (DuckDB takes one writer) and started
+// again after it; before the cutover it serves no client.
+import type Docker from 'dockerode'
+import readline from 'node:readline'
+import { PassThrough } from 'node:stream'
+import { inspectContainer, waitHealthy } from '../deploy/docker-ops.ts'
+import { stackNames } from '../deploy/stack-spec.ts'
+import type { SshHost } from '../host/ssh-host.ts'
+import { openRelay } from '../host/relay.ts'
+import { resolveSecret, type Inventory } from '../inventory.ts'
+import { OpsError } from '../ops-error.ts'
+import type { Mode } from './run-migration.ts'
+import { RESULT_PREFIX, type MigrationReport } from './report.ts'
+
+export interface OnNewHostOptions {
+  mode: Mode
+  resume?: boolean
+  chunkRows?: number
+  lookbackMinutes?: number
+  log: (line: string) => void
+}
+
+export interface OnNewHostResult {
+  ok: boolean
+  report?: MigrationReport
+  files?: { json: string; markdown: string }
+  code?: string
+  message?: string
+  /** Whether the API was running before and was started again. */
+  apiRestarted: boolean
+}
+
+/** The engine's argv in the container (pure; unit-tested). */
+export function engineArgv(mode: Mode, sourceUrl: string, o: { resume?: boolean; chunkRows?: number; lookbackMinutes?: number; sourceName?: string }): string[] {
+  return [
+    'node', '--import', 'tsx', '/app/runbooks/lib/migrate/main.ts',
+    '--mode', mode, '--source', sourceUrl, '--data', '/data',
+    ...(o.sourceName ? ['--source-name', o.sourceName] : []),
+    ...(o.resume ? ['--resume'] : []),
+    ...(o.chunkRows ? ['--chunk-rows', String(o.chunkRows)] : []),
+    ...(o.lookbackMinutes ? ['--lookback-minutes', String(o.lookbackMinutes)] : []),
+  ]
+}
+
+/** The source URL the engine uses: the old database's, its host and port replaced by the relay's end. */
+export function relayedUrl(url: string, port: number): { url: string; host: string; port: number } {
+  const u = new URL(url)
+  const host = u.hostname
+  const original = Number(u.port || (u.protocol.startsWith('postgres') ? 5432 : 3306))
+  u.hostname = '127.0.0.1'
+  u.port = String(port)
+  return { url: u.toString(), host, port: original }
+}
+
+export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost: SshHost, docker: Docker, o: OnNewHostOptions): Promise<OnNewHostResult> {
+  if (!inv.oldDatabase) throw new OpsError('OPS_E_INVENTORY', 'the inventory has no oldDatabase { url, password }: say where the old database is, as the old host sees it')
+  const names = stackNames(inv.ocean?.stack ?? 'ocean')
+  const api = await inspectContainer(docker, names.ocean)
+  if (!api) throw new OpsError('OPS_E_PRECONDITION', `no ${names.ocean} container on the new host: run \`ocean-ops deploy\` first (the engine runs from the deployed image)`)
+  const password = inv.oldDatabase.password ? resolveSecret(inv.oldDatabase.password, 'old database password') : undefined
+  const scheme = new URL(inv.oldDatabase.url).protocol
+  const passwordEnv = scheme.startsWith('postgres') ? 'PGPASSWORD' : 'MYSQL_PWD'
+
+  const target = relayedUrl(inv.oldDatabase.url, 0)
+  const relay = await openRelay(newHost, oldHost, target.host, target.port)
+  const wasRunning = api.State.Running
+  let container: Docker.Container | undefined
+  try {
+    if (wasRunning) {
+      o.log(`  stopping ${names.ocean} for the run (DuckDB takes one writer)`)
+      await docker.getContainer(names.ocean).stop({ t: 10 })
+    }
+    const source = relayedUrl(inv.oldDatabase.url, relay.port).url
+    container = await docker.createContainer({
+      Image: api.Image,
+      Cmd: engineArgv(o.mode, source, { ...o, sourceName: inv.oldDatabase.url }),
+      Env: password ? [`${passwordEnv}=${password}`] : [],
+      Labels: { 'ocean-ops.role': 'migrate' },
+      HostConfig: { NetworkMode: 'host', Binds: [`${names.oceanVolume}:/data`] },
+    })
+    const stream = await container.attach({ stream: true, stdout: true, stderr: true })
+    const stdout = new PassThrough()
+    const stderr = new PassThrough()
+    docker.modem.demuxStream(stream, stdout, stderr)
+    stream.on('end', () => {
+      stdout.end()
+      stderr.end()
+    })
+    let result: OnNewHostResult | undefined
+    const outLines = readline.createInterface({ input: stdout, crlfDelay: Infinity })
+    outLines.on('line', (line) => {
+      if (line.startsWith(RESULT_PREFIX)) result = { ...(JSON.parse(line.slice(RESULT_PREFIX.length)) as OnNewHostResult), apiRestarted: wasRunning }
+      else o.log(line)
+    })
+    readline.createInterface({ input: stderr, crlfDelay: Infinity }).on('line', (line) => o.log(line))
+    const closed = new Promise<void>((resolve) => outLines.once('close', () => resolve()))
+    await container.start()
+    const exit = (await container.wait()) as { StatusCode: number }
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))])
+    if (!result) throw new OpsError('OPS_E_MIGRATE_STATE', `the migration container on the new host ended (exit ${exit.StatusCode}) without a result; its output is above`)
+    return result
+  } finally {
+    await container?.remove({ force: true }).catch(() => undefined)
+    await relay.close()
+    if (wasRunning) {
+      await docker.getContainer(names.ocean).start().catch(() => undefined)
+      await waitHealthy(docker, names.ocean, 120_000, () => undefined)
+      o.log(`  ${names.ocean} started again and healthy`)
+    }
+  }
+}

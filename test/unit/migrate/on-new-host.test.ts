@@ -1,0 +1,29 @@
+// The pure parts of running the engine on the new host: its argv and the source URL rewritten to
+// the relay's end (credentials kept out of it: the password travels in PGPASSWORD / MYSQL_PWD).
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { describe, it } from 'node:test'
+import { dependencyClosure, ENGINE_PACKAGES } from '../../../runbooks/lib/images/ocean-image.ts'
+import { engineArgv, relayedUrl } from '../../../runbooks/lib/migrate/on-new-host.ts'
+
+describe('migrate on the new host', () => {
+  it('rewrites the old database URL to the relay on the new host, keeping user and database', () => {
+    const r = relayedUrl('postgres://ocean_app@127.0.0.1:5432/ocean', 40123)
+    assert.equal(r.url, 'postgres://ocean_app@127.0.0.1:40123/ocean')
+    assert.deepEqual([r.host, r.port], ['127.0.0.1', 5432])
+    assert.deepEqual(relayedUrl('mysql://legacy@db.internal/legacy', 9).port, 3306)
+    assert.equal(relayedUrl('mysql://legacy@db.internal/legacy', 9).host, 'db.internal')
+  })
+
+  it('builds the engine argv with only the flags given', () => {
+    assert.deepEqual(engineArgv('copy', 'postgres://u@127.0.0.1:1/d', {}), ['node', '--import', 'tsx', '/app/runbooks/lib/migrate/main.ts', '--mode', 'copy', '--source', 'postgres://u@127.0.0.1:1/d', '--data', '/data'])
+    assert.deepEqual(engineArgv('delta', 's', { resume: true, chunkRows: 500, lookbackMinutes: 5 }).slice(-5), ['--resume', '--chunk-rows', '500', '--lookback-minutes', '5'])
+  })
+
+  it('stages the engine\'s packages with everything they need, outermost directories only', () => {
+    const dirs = dependencyClosure(path.resolve('.'), ENGINE_PACKAGES)
+    for (const want of ['node_modules/pg', 'node_modules/pg-copy-streams', 'node_modules/mysql2', 'node_modules/pg-protocol', 'node_modules/iconv-lite']) assert.ok(dirs.includes(want), want)
+    assert.ok(!dirs.some((d, i) => dirs.some((e, j) => i !== j && d.startsWith(e + path.sep))))
+    assert.ok(!dirs.some((d) => /pulumi|typescript|eslint/.test(d)), 'no dev or unrelated packages')
+  })
+})
