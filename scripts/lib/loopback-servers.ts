@@ -1,7 +1,8 @@
 // Starts real Redis, PostgreSQL and MariaDB servers on 127.0.0.1 for tests and benchmarks, each in its own
 // temporary directory on a free port, and stops them by the PID this module started. A missing
 // binary fails with the command that installs it (never a silent skip).
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import crypto from 'node:crypto'
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -96,7 +97,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<R
   const bin = findBinary('redis-server', ['/usr/bin'])
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-redis-'))
   const port = await freePort()
-  const password = `test-${Math.random().toString(36).slice(2)}`
+  const password = `test-${crypto.randomBytes(12).toString('hex')}`
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--dir', dir, '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--protected-mode', 'yes']
   const child = spawn(bin, args, { stdio: 'ignore' })
   await waitForPort(port, child, 'redis-server')
@@ -120,6 +121,15 @@ export async function startPostgres(): Promise<PostgresServer> {
   const args = [...(asUser.length ? [...pre, path.join(bin, 'postgres')] : []), '-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-k', dir, '-c', 'fsync=off', '-c', 'shared_buffers=256MB']
   const child = spawn(cmd as string, args, { stdio: 'ignore' })
   await waitForPort(port, child, 'postgres')
+  // Listening is not accepting: until recovery ends it answers "the database system is starting up".
+  const ready = Date.now() + 30_000
+  while (spawnSync(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'ocean', '-d', 'postgres'], { stdio: 'ignore' }).status !== 0) {
+    if (child.exitCode !== null || Date.now() > ready) {
+      await stopper(child, dir)()
+      throw new Error(`postgres on 127.0.0.1:${port} did not accept connections within 30 s`)
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
   return { port, pid: child.pid as number, dir, user: 'ocean', database: 'postgres', url: `postgres://ocean@127.0.0.1:${port}/postgres`, stop: stopper(child, dir) }
 }
 
@@ -150,7 +160,7 @@ export async function startMariadb(): Promise<MariadbServer> {
     await stopper(child, dir)()
     throw new Error(`${(e as Error).message}\n${log}`)
   }
-  const password = `test-${Math.random().toString(36).slice(2)}`
+  const password = `test-${crypto.randomBytes(12).toString('hex')}`
   const sql = `CREATE DATABASE ocean CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; CREATE USER 'ocean'@'127.0.0.1' IDENTIFIED BY '${password}'; GRANT ALL ON *.* TO 'ocean'@'127.0.0.1';`
   execFileSync(client, ['--no-defaults', `--socket=${socket}`, '-uroot', '-e', sql], { stdio: 'pipe' })
   return { port, pid: child.pid as number, dir, user: 'ocean', password, database: 'ocean', socket, url: `mysql://ocean:${password}@127.0.0.1:${port}/ocean`, stop: stopper(child, dir) }
