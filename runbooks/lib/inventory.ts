@@ -28,7 +28,8 @@ export interface Inventory {
   source?: Record<string, unknown>
   newHost: HostEntry
   oldHost?: HostEntry
-  floatingIp?: { id: number; address: string }
+  /** `url`: what clients use, when not http://<address>:<oceanPort> (the lab's local proxy). */
+  floatingIp?: { id: number; address: string; url?: string }
   oceanPort: number
   ocean?: {
     apiKey?: SecretRef
@@ -71,7 +72,7 @@ const schema = {
     schemaVersion: { const: 1 },
     newHost: host,
     oldHost: host,
-    floatingIp: { type: 'object', required: ['id', 'address'], properties: { id: { type: 'integer' }, address: { type: 'string' } } },
+    floatingIp: { type: 'object', required: ['id', 'address'], properties: { id: { type: 'integer' }, address: { type: 'string' }, url: { type: 'string', pattern: '^https?://' } } },
     oceanPort: { type: 'integer', minimum: 1, maximum: 65535, default: 8030 },
     ocean: {
       type: 'object',

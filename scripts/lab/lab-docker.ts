@@ -49,7 +49,8 @@ export function hostContainerSpec(i: HostSpecInput): Docker.ContainerCreateOptio
     i.role === 'old'
       ? {
           ...common,
-          CapAdd: ['SYS_ADMIN'],
+          // NET_ADMIN: the runbooks configure its firewall (remove-mysql blocks 3306) as on a real server.
+          CapAdd: ['SYS_ADMIN', 'NET_ADMIN'],
           SecurityOpt: ['seccomp=unconfined'],
           Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:ro'],
           // PostgreSQL's parallel workers use /dev/shm; Docker's 64 MB default is too small.

@@ -11,7 +11,7 @@ import type { Lab } from './lab.ts'
 export const LAB_OCEAN_PORT = 8030
 
 /** Writes the secret file (random content unless `value` is given) unless it holds that already; returns its `file:` reference. */
-function secretFile(dir: string, name: string, value?: string): string {
+export function secretFile(dir: string, name: string, value?: string): string {
   const file = path.join(dir, 'secrets', name)
   if (!fs.existsSync(file) || (value !== undefined && fs.readFileSync(file, 'utf8') !== value)) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })

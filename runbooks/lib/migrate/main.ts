@@ -26,24 +26,31 @@ async function main(): Promise<void> {
       'lookback-minutes': { type: 'string', default: '60' },
     },
   })
-  const mode = values.mode as Mode
-  if (!MODES.includes(mode)) throw new OpsError('OPS_E_USAGE', `--mode ${values.mode}: one of ${MODES.join(', ')}`)
-  if (!values.source) throw new OpsError('OPS_E_USAGE', '--source postgres://USER@HOST:PORT/DB is required')
+  // Several modes run one after the other in this one process (the cutover's final delta and mark,
+  // inside its write freeze, without a second container start).
+  const modes = (values.mode ?? 'copy').split(',') as Mode[]
+  for (const m of modes) if (!MODES.includes(m)) throw new OpsError('OPS_E_USAGE', `--mode ${m}: one of ${MODES.join(', ')}`)
+  const source = values.source
+  if (!source) throw new OpsError('OPS_E_USAGE', '--source postgres://USER@HOST:PORT/DB is required')
   const chunkRows = values['chunk-rows'] ? Number(values['chunk-rows']) : undefined
-  const out = await runMigration({
-    source: values.source,
-    sourceName: values['source-name'],
-    sqlite: values.data,
-    duckdb: values.data,
-    journal: values.journal ?? path.join(values.data, '.migrate', 'journal.db'),
-    reportDir: values.report ?? path.join(values.data, '.migrate', 'reports'),
-    mode,
-    resume: values.resume,
-    chunkRows,
-    duckdbChunkRows: chunkRows ? chunkRows * 25 : undefined,
-    lookbackMs: Number(values['lookback-minutes']) * 60_000,
-  })
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ ok: out.report.ok, report: out.report, files: out.files })}\n`)
+  const runOne = (mode: Mode) =>
+    runMigration({
+      source,
+      sourceName: values['source-name'],
+      sqlite: values.data,
+      duckdb: values.data,
+      journal: values.journal ?? path.join(values.data, '.migrate', 'journal.db'),
+      reportDir: values.report ?? path.join(values.data, '.migrate', 'reports'),
+      mode,
+      resume: values.resume,
+      chunkRows,
+      duckdbChunkRows: chunkRows ? chunkRows * 25 : undefined,
+      lookbackMs: Number(values['lookback-minutes']) * 60_000,
+    })
+  const outs: Array<Awaited<ReturnType<typeof runMigration>>> = []
+  for (const mode of modes) outs.push(await runOne(mode))
+  // The first mode's report is the one with the tables' verdicts (a delta before its mark).
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ ok: outs.every((o) => o.report.ok), report: outs[0]!.report, files: outs[0]!.files })}\n`)
 }
 
 main().catch((e: unknown) => {

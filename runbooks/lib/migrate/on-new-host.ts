@@ -16,7 +16,12 @@ import type { Mode } from './run-migration.ts'
 import { RESULT_PREFIX, type MigrationReport } from './report.ts'
 
 export interface OnNewHostOptions {
-  mode: Mode
+  /** Several modes run in order in one container (e.g. the cutover's delta, then mark-cutover). */
+  mode: Mode | Mode[]
+  /** Wait for `${readyUrl}/ready` after starting the API again, not for Docker's next health check. */
+  readyUrl?: string
+  /** Leave the API stopped afterwards (the rollback freezes the new side). */
+  keepApiStopped?: boolean
   resume?: boolean
   chunkRows?: number
   lookbackMinutes?: number
@@ -34,10 +39,10 @@ export interface OnNewHostResult {
 }
 
 /** The engine's argv in the container (pure; unit-tested). */
-export function engineArgv(mode: Mode, sourceUrl: string, o: { resume?: boolean; chunkRows?: number; lookbackMinutes?: number; sourceName?: string }): string[] {
+export function engineArgv(mode: Mode | Mode[], sourceUrl: string, o: { resume?: boolean; chunkRows?: number; lookbackMinutes?: number; sourceName?: string }): string[] {
   return [
     'node', '--import', 'tsx', '/app/runbooks/lib/migrate/main.ts',
-    '--mode', mode, '--source', sourceUrl, '--data', '/data',
+    '--mode', [mode].flat().join(','), '--source', sourceUrl, '--data', '/data',
     ...(o.sourceName ? ['--source-name', o.sourceName] : []),
     ...(o.resume ? ['--resume'] : []),
     ...(o.chunkRows ? ['--chunk-rows', String(o.chunkRows)] : []),
@@ -105,10 +110,25 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
   } finally {
     await container?.remove({ force: true }).catch(() => undefined)
     await relay.close()
-    if (wasRunning) {
+    if (wasRunning && !o.keepApiStopped) {
       await docker.getContainer(names.ocean).start().catch(() => undefined)
-      await waitHealthy(docker, names.ocean, 120_000, () => undefined)
-      o.log(`  ${names.ocean} started again and healthy`)
+      if (o.readyUrl) await waitReady(o.readyUrl, 120_000)
+      else await waitHealthy(docker, names.ocean, 120_000, () => undefined)
+      o.log(`  ${names.ocean} started again and ready`)
     }
+  }
+}
+
+/** Polls `${url}/ready` until it answers 200. */
+export async function waitReady(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2000) })).ok) return
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new OpsError('OPS_E_TIMEOUT', `${url}/ready did not answer 200 within ${Math.round(timeoutMs / 1000)} s: look at the API container's logs on the new host`)
+    await new Promise((r) => setTimeout(r, 100))
   }
 }

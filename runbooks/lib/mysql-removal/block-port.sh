@@ -11,7 +11,9 @@ if command -v ufw >/dev/null && ufw status 2>/dev/null | grep -q '^Status: activ
 fi
 if ! command -v nft >/dev/null && ! command -v iptables >/dev/null && command -v apt-get >/dev/null; then
   # No firewall tool at all: Debian 12's default is nftables.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nftables >/dev/null
+  # A host whose package lists were never fetched (or were cleaned) knows no package: fetch them once.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nftables >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nftables >/dev/null; }
 fi
 if command -v nft >/dev/null && nft list tables >/dev/null 2>&1; then
   if ! nft list chain inet ocean_ops input >/dev/null 2>&1; then

@@ -25,7 +25,7 @@ test('container specs: only sshd published, on 127.0.0.1, random port; labelled;
 
 test('container specs: the old host runs systemd (MACHINE.md), the new one Docker-in-Docker', () => {
   const old = hostContainerSpec({ ...base, role: 'old' }).HostConfig!
-  assert.deepEqual(old.CapAdd, ['SYS_ADMIN'])
+  assert.deepEqual(old.CapAdd, ['SYS_ADMIN', 'NET_ADMIN'])
   assert.deepEqual(old.Binds, ['/sys/fs/cgroup:/sys/fs/cgroup:ro'])
   assert.deepEqual(Object.keys(old.Tmpfs ?? {}), ['/run', '/run/lock'])
   const neu = hostContainerSpec({ ...base, role: 'new', dockerVolume: 'ocean-lab-abcd1234-new-docker' }).HostConfig! as Record<string, unknown>

@@ -1,0 +1,145 @@
+// `ocean-ops cutover`: move the clients from the old system to the new one without losing a
+// write. Read top to bottom, these are its steps; any failure after the freeze rolls back on its
+// own (the floating IP back, the old side unfrozen, the new side's writes synced back).
+import fs from 'node:fs'
+import path from 'node:path'
+import { backupArgv, tableCountArgv } from './lib/cutover/old-side.ts'
+import { advanceSequences, freezeNew, freezeOld, moveFloatingIp, openSides, soak, startOldApp, syncOnNewHost, unfreezeOldDb, type Sides } from './lib/cutover/sides.ts'
+import { waitReady } from './lib/migrate/on-new-host.ts'
+import type { Inventory } from './lib/inventory.ts'
+import { OpsError } from './lib/ops-error.ts'
+import type { Runbook } from './lib/runbook.ts'
+
+export interface CutoverOptions {
+  /** Seconds the client address is watched after the move (default 10). */
+  soakSeconds?: number
+  reportDir?: string
+}
+
+export interface CutoverReport {
+  ok: boolean
+  startedAt: string
+  finishedAt: string
+  /** From the old side's freeze to the floating IP answering on the new side. */
+  writeFreezeMs: number | null
+  backup?: { file: string; sha256: string; bytes: number; tables: number }
+  steps: Array<{ step: string; ms: number; result: string }>
+  rolledBack: boolean
+  /** Per table, as the final sync verified it (rows and checksums on both sides). */
+  parity: Array<{ table: string; target: string; sourceRows: number | null; targetRows: number | null; sourceChecksum: string | null; targetChecksum: string | null; status: string }>
+  error?: string
+  alreadyDone?: boolean
+}
+
+export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions = {}): Promise<CutoverReport> {
+  const startedAt = new Date().toISOString()
+  const report: CutoverReport = { ok: false, startedAt, finishedAt: startedAt, writeFreezeMs: null, steps: [], rolledBack: false, parity: [] }
+  const s = (await rb.step('connect', { describe: 'both hosts (pinned keys), the Hetzner API, the inventory complete' }, () => openSides(inv)))!
+
+  const state = await rb.step('preflight', { describe: 'the new API ready, the floating IP on the old server, the old database answering' }, async (p) => {
+    await waitReady(s.newUrl, 10_000)
+    const fip = await s.hetzner.getFloatingIp(s.floatingIpId)
+    if (fip.server === s.newServerId) return 'done'
+    if (fip.server !== s.oldServerId) throw new OpsError('OPS_E_PRECONDITION', `the floating IP ${fip.ip} is assigned to server ${fip.server}, neither the old (${s.oldServerId}) nor the new (${s.newServerId}): assign it to the old server and configure it there first (clients must already reach the old system through it), or fix the inventory`)
+    const tables = Number((await s.oldHost.exec(tableCountArgv(s.db), { sudo: true })).stdout.trim())
+    p.progress(`floating IP ${fip.ip} on the old server ${s.oldServerId}; ${tables} tables in ${s.db.database}`)
+    return 'ready'
+  })
+  if (state === 'done') {
+    rb.log('  the floating IP is on the new server already: the cutover was done; nothing to do (`ocean-ops rollback` goes back)')
+    return finish(rb, report, { ok: true, alreadyDone: true }, opts)
+  }
+
+  report.backup = await rb.step('backup', { mutates: true, describe: `pg_dump of ${s.db.database} on the old host, checked by listing it` }, async (p) => {
+    const file = `/var/backups/ocean-ops/${s.db.database}-${startedAt.replace(/[:.]/g, '-')}.dump`
+    const want = Number((await s.oldHost.exec(tableCountArgv(s.db), { sudo: true })).stdout.trim())
+    const [tables, sha256, bytes] = (await s.oldHost.exec(backupArgv(s.db, file), { sudo: true })).stdout.trim().split('\n')
+    if (Number(tables) < want) throw new OpsError('OPS_E_BACKUP', `the backup ${file} lists ${tables} tables with data, the database has ${want}: not going on without a whole backup`)
+    p.progress(`${file}: ${tables} tables, ${(Number(bytes) / 1e6).toFixed(1)} MB, sha256 ${sha256!.slice(0, 16)}…`)
+    return { file, sha256: sha256!, bytes: Number(bytes), tables: Number(tables) }
+  })
+
+  await rb.step('pre-sync', { mutates: true, describe: 'delta while the old side still takes writes, so the frozen one is short' }, (p) => syncOnNewHost(s, 'delta', p.progress, { live: true }))
+
+  let frozenAt = 0
+  let moved = false
+  try {
+    await rb.step('freeze old', { destructive: 'stop writes on the old system (its app stopped, PostgreSQL read-only); clients retry until the move', describe: 'stop the old app; PostgreSQL read-only' }, async () => {
+      frozenAt = performance.now()
+      await freezeOld(s)
+    })
+    await rb.step('final sync', { mutates: true, describe: 'the last delta, verified, and the cutover mark, in one engine run' }, async (p) => {
+      await syncOnNewHost(s, ['delta', 'mark-cutover'], p.progress)
+        .then((r) => {
+          report.parity = (r.report?.tables ?? []).map((t) => ({ table: t.table, target: t.target, sourceRows: t.sourceRows, targetRows: t.targetRows, sourceChecksum: t.sourceChecksum, targetChecksum: t.targetChecksum, status: t.status }))
+        })
+    })
+    await rb.step('move traffic', { destructive: 'move the floating IP (the clients) to the new server', describe: `assign floating IP ${s.floatingIpId} to server ${s.newServerId}` }, async (p) => {
+      const r = await moveFloatingIp(s, s.newServerId)
+      moved = true
+      report.writeFreezeMs = performance.now() - frozenAt
+      p.progress(`moved in ${(r.ms / 1000).toFixed(1)} s; writes were frozen for ${(report.writeFreezeMs / 1000).toFixed(1)} s`)
+    })
+    await rb.step('soak', { describe: `the client address answers from the new side for ${opts.soakSeconds ?? 10} s` }, async (p) => {
+      const probes = await soak(s.clientUrl, opts.soakSeconds ?? 10, (b) => b.legacy !== true)
+      p.progress(`${probes} probes, all answered by the new service`)
+    })
+  } catch (e) {
+    if (rb.planning || frozenAt === 0) throw e
+    rb.log(`  cutover failed (${(e as Error).message}); rolling back`)
+    await autoRollback(rb, s, moved)
+    report.rolledBack = true
+    report.error = (e as Error).message
+    finish(rb, report, { ok: false }, opts)
+    throw e
+  }
+  return finish(rb, report, { ok: true }, opts)
+}
+
+/** Back to the old side from a failed step: no write made on either side is lost. */
+async function autoRollback(rb: Runbook, s: Sides, moved: boolean): Promise<void> {
+  await rb.step('auto-rollback', { mutates: true, describe: 'new side frozen, its writes synced back, old side unfrozen, floating IP back' }, async (p) => {
+    if (moved) {
+      await freezeNew(s)
+      await unfreezeOldDb(s)
+      await syncOnNewHost(s, 'reverse', p.progress, { keepApiStopped: true }).catch((e: Error) => p.progress(`reverse sync: ${e.message}`))
+      await advanceSequences(s)
+    } else {
+      await unfreezeOldDb(s)
+    }
+    await startOldApp(s)
+    await moveFloatingIp(s, s.oldServerId)
+  })
+}
+
+function finish(rb: Runbook, report: CutoverReport, extra: Partial<CutoverReport>, opts: CutoverOptions): CutoverReport {
+  Object.assign(report, extra, { finishedAt: new Date().toISOString(), steps: rb.stepTimings() })
+  if (!rb.planning) {
+    const dir = opts.reportDir ?? 'reports'
+    fs.mkdirSync(dir, { recursive: true })
+    const base = path.join(dir, `cutover-${report.startedAt.replace(/[:.]/g, '-')}`)
+    fs.writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n')
+    fs.writeFileSync(`${base}.md`, cutoverMarkdown(report))
+    rb.log(`  report: ${base}.md`)
+  }
+  return report
+}
+
+export function cutoverMarkdown(r: CutoverReport): string {
+  const lines = [
+    `# Cutover ${r.ok ? 'done' : 'FAILED'} (${r.startedAt})`,
+    '',
+    r.alreadyDone ? 'The floating IP was on the new server already: nothing was done.' : `Write freeze: **${r.writeFreezeMs === null ? '–' : `${(r.writeFreezeMs / 1000).toFixed(2)} s`}** (old side frozen until the floating IP answered on the new side).`,
+    r.rolledBack ? `\nRolled back automatically: ${r.error}` : '',
+    r.backup ? `\nBackup: \`${r.backup.file}\`, ${r.backup.tables} tables, ${(r.backup.bytes / 1e6).toFixed(1)} MB, sha256 \`${r.backup.sha256}\`` : '',
+    '',
+    '| step | time | result |',
+    '|---|---|---|',
+    ...r.steps.map((x) => `| ${x.step} | ${(x.ms / 1000).toFixed(2)} s | ${x.result} |`),
+    '',
+    ...(r.parity.length ? ['| table | target | source rows | target rows | checksums | status |', '|---|---|---|---|---|---|'] : []),
+    ...r.parity.map((t) => `| ${t.table} | ${t.target} | ${t.sourceRows ?? '–'} | ${t.targetRows ?? '–'} | ${t.sourceChecksum === t.targetChecksum ? 'equal' : 'DIFFER'} | ${t.status} |`),
+    '',
+  ]
+  return lines.join('\n')
+}

@@ -1,0 +1,142 @@
+// What the cutover and the rollback do to each side, shared by both runbooks: the hosts and
+// engines they hold for a run, freezing and unfreezing each side, syncing, moving the floating IP
+// and checking the address clients use.
+import type Docker from 'dockerode'
+import { inDockerGroup } from '../../deploy.ts'
+import { stackNames } from '../deploy/stack-spec.ts'
+import { connectHost } from '../host/connect.ts'
+import { dockerOverSsh } from '../host/docker-over-ssh.ts'
+import type { SshHost } from '../host/ssh-host.ts'
+import { HetznerClient } from '../hetzner/hetzner-client.ts'
+import { resolveSecret, type HostEntry, type Inventory } from '../inventory.ts'
+import { migrateOnNewHost, waitReady, type OnNewHostResult } from '../migrate/on-new-host.ts'
+import type { Mode } from '../migrate/run-migration.ts'
+import { OpsError } from '../ops-error.ts'
+import { advanceSequencesArgv, dbName, freezeDbArgv, unfreezeDbArgv, unitArgv, type OldDb } from './old-side.ts'
+
+export interface Sides {
+  inv: Inventory
+  oldHost: SshHost
+  newHost: SshHost
+  docker: Docker
+  hetzner: HetznerClient
+  db: OldDb
+  /** The old app's systemd unit on the old host (stopped during the freeze), if any. */
+  appUnit?: string
+  floatingIpId: number
+  oldServerId: number
+  newServerId: number
+  /** The new API, reached directly (not through the floating IP). */
+  newUrl: string
+  /** What clients use: the floating IP. */
+  clientUrl: string
+}
+
+function serverId(h: HostEntry | undefined, which: string): number {
+  const id = h?.serverId
+  if (typeof id !== 'number' || !Number.isInteger(id)) throw new OpsError('OPS_E_INVENTORY', `${which}.serverId is missing: the Hetzner server id the floating IP is assigned to (the Pulumi output for the new host; the Hetzner console for the old one)`)
+  return id
+}
+
+/** Everything a cutover or rollback needs, checked before any step changes anything. */
+export async function openSides(inv: Inventory): Promise<Sides> {
+  if (!inv.oldHost) throw new OpsError('OPS_E_INVENTORY', 'the inventory has no oldHost')
+  if (!inv.oldDatabase) throw new OpsError('OPS_E_INVENTORY', 'the inventory has no oldDatabase { url, password }')
+  if (!inv.floatingIp) throw new OpsError('OPS_E_INVENTORY', 'the inventory has no floatingIp { id, address }: clients must reach the old system through it before the cutover can move them')
+  if (!inv.hetzner) throw new OpsError('OPS_E_INVENTORY', 'the inventory has no hetzner { token }')
+  const oldServerId = serverId(inv.oldHost, 'oldHost')
+  const newServerId = serverId(inv.newHost, 'newHost')
+  const hetzner = new HetznerClient({ token: resolveSecret(inv.hetzner.token, 'Hetzner API token'), endpoint: inv.hetzner.endpoint })
+  const oldHost = await connectHost(inv.oldHost)
+  const newHost = await connectHost(inv.newHost)
+  const docker = dockerOverSsh(newHost, { sudo: !(await inDockerGroup(newHost)) })
+  const fip = inv.floatingIp
+  return {
+    inv,
+    oldHost,
+    newHost,
+    docker,
+    hetzner,
+    db: { database: dbName(inv.oldDatabase.url) },
+    appUnit: typeof inv.oldHost.appUnit === 'string' ? inv.oldHost.appUnit : undefined,
+    floatingIpId: fip.id,
+    oldServerId,
+    newServerId,
+    newUrl: inv.ocean?.url ?? `http://${inv.newHost.address}:${inv.oceanPort}`,
+    clientUrl: fip.url ?? `http://${fip.address}:${inv.oceanPort}`,
+  }
+}
+
+export async function freezeOld(s: Sides): Promise<void> {
+  if (s.appUnit) await s.oldHost.exec(unitArgv('stop', s.appUnit), { sudo: true })
+  await s.oldHost.exec(freezeDbArgv(s.db), { sudo: true })
+}
+
+/** Writes allowed again; the app is started only when `startApp` (the rollback starts it last). */
+export async function unfreezeOldDb(s: Sides): Promise<void> {
+  await s.oldHost.exec(unfreezeDbArgv(s.db), { sudo: true })
+}
+
+/** After a reverse sync: the old app's next ids come after the rows the new side made. */
+export async function advanceSequences(s: Sides): Promise<void> {
+  await s.oldHost.exec(advanceSequencesArgv(s.db), { sudo: true })
+}
+
+export async function startOldApp(s: Sides): Promise<void> {
+  if (s.appUnit) await s.oldHost.exec(unitArgv('start', s.appUnit), { sudo: true })
+}
+
+export async function freezeNew(s: Sides): Promise<void> {
+  const api = stackNames(s.inv.ocean?.stack ?? 'ocean').ocean
+  const c = s.docker.getContainer(api)
+  if ((await c.inspect()).State.Running) await c.stop({ t: 10 })
+}
+
+export async function startNew(s: Sides): Promise<void> {
+  const c = s.docker.getContainer(stackNames(s.inv.ocean?.stack ?? 'ocean').ocean)
+  if (!(await c.inspect()).State.Running) await c.start()
+  await waitReady(s.newUrl, 120_000)
+}
+
+export async function syncOnNewHost(s: Sides, mode: Mode | Mode[], log: (line: string) => void, opts: { keepApiStopped?: boolean; live?: boolean } = {}): Promise<OnNewHostResult> {
+  const r = await migrateOnNewHost(s.inv, s.newHost, s.oldHost, s.docker, { mode, log, readyUrl: s.newUrl, keepApiStopped: opts.keepApiStopped })
+  // A delta while the old side still takes writes cannot end equal: what arrived meanwhile is for the next one.
+  if (!r.ok && opts.live && r.code === 'OPS_E_MIGRATE_MISMATCH') {
+    log('    (writes arrived during this catch-up; the final delta, with writes frozen, takes them and must verify)')
+    return r
+  }
+  if (!r.ok) throw new OpsError('OPS_E_MIGRATE_MISMATCH', r.message ?? `${[mode].flat().join(' + ')} did not verify: see the report in the new host's data volume (/data/.migrate/reports)`)
+  return r
+}
+
+/** Assigns the floating IP to `serverId` and waits for Hetzner's action; no-op when it is there already. */
+export async function moveFloatingIp(s: Sides, serverId: number): Promise<{ moved: boolean; ms: number }> {
+  const t0 = performance.now()
+  const fip = await s.hetzner.getFloatingIp(s.floatingIpId)
+  if (fip.server === serverId) return { moved: false, ms: 0 }
+  await s.hetzner.waitForAction(await s.hetzner.assignFloatingIp(s.floatingIpId, serverId), { intervalMs: 100 })
+  return { moved: true, ms: performance.now() - t0 }
+}
+
+/**
+ * Polls the client address for `seconds`: every /health must answer (and a short outage fails the
+ * soak); returns how many probes were made.
+ */
+export async function soak(url: string, seconds: number, expect: (body: Record<string, unknown>) => boolean): Promise<number> {
+  const end = Date.now() + seconds * 1000
+  let probes = 0
+  do {
+    let body: Record<string, unknown>
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) })
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      body = (await res.json()) as Record<string, unknown>
+    } catch (e) {
+      throw new OpsError('OPS_E_VERIFY', `${url}/health failed during the soak after ${probes} good probes: ${(e as Error).message}`)
+    }
+    if (!expect(body)) throw new OpsError('OPS_E_VERIFY', `${url}/health answered from the wrong side during the soak: ${JSON.stringify(body).slice(0, 200)}`)
+    probes++
+    await new Promise((r) => setTimeout(r, 250))
+  } while (Date.now() < end)
+  return probes
+}

@@ -1,0 +1,241 @@
+// `ocean-ops rehearse` (npm run rehearse): the whole move on the lab, from nothing, with the same
+// runbooks production runs. Read top to bottom, these are its steps. Clients write through a
+// "floating IP" (a local proxy the Hetzner API stand-in repoints) during the whole move; afterwards
+// every acknowledged write is looked for on the side that then holds the data.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { labDown, labStatus, labUp, type Lab } from '../scripts/lab/lab.ts'
+import { installLegacyApi, LEGACY_UNIT } from '../scripts/lab/legacy-api.ts'
+import { labInventory, secretFile } from '../scripts/lab/lab-inventory.ts'
+import type { SeedSize } from '../scripts/lab/lab-state.ts'
+import { HetznerStandin } from '../scripts/standins/hetzner-api.ts'
+import { cutover, type CutoverReport } from './cutover.ts'
+import { deploy } from './deploy.ts'
+import { closeHosts, connectHost } from './lib/host/connect.ts'
+import { loadInventory, resolveSecret, type Inventory } from './lib/inventory.ts'
+import { migrateDataOnNewHost } from './commands/migrate-data.ts'
+import { WriteTraffic, type TrafficSummary } from './lib/rehearse/write-traffic.ts'
+import { OpsError } from './lib/ops-error.ts'
+import { runRunbook, type Runbook } from './lib/runbook.ts'
+import { removeMysql, type RemoveMysqlReport } from './remove-mysql.ts'
+import { rollback, type RollbackReport } from './rollback.ts'
+import { verify } from './verify.ts'
+
+export interface RehearseOptions {
+  seed?: SeedSize
+  /** Writes per second the clients send during the move (default 20). */
+  rate?: number
+  /** Run the rollback drill after the move (default true). */
+  rollbackDrill?: boolean
+  reportDir?: string
+  log?: (line: string) => void
+  /** Seconds remove-mysql watches for a respawn (default 20). */
+  watchSeconds?: number
+}
+
+export interface Found {
+  users: { acked: number; found: number; missing: number[] }
+  telemetry: { acked: number; found: number }
+}
+
+export interface RehearseReport {
+  ok: boolean
+  startedAt: string
+  finishedAt: string
+  lab: string
+  steps: Array<{ step: string; seconds: number; ok: boolean; note?: string }>
+  writeFreezeSeconds: number | null
+  move: { traffic: TrafficSummary; found: Found } | null
+  cutover: CutoverReport | null
+  verification: { ok: boolean; failed: string[]; checks: number } | null
+  mysql: { cpuBefore: number; cpuAfter: number | null; removed: number; respawned: number } | null
+  rollbackDrill: { traffic: TrafficSummary; found: Found; report: RollbackReport } | null
+  failures: string[]
+}
+
+const FLOATING_IP_ID = 4711
+const OLD_SERVER = 101
+const NEW_SERVER = 102
+
+export async function rehearse(opts: RehearseOptions = {}): Promise<RehearseReport> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`))
+  const report: RehearseReport = {
+    ok: false, startedAt: new Date().toISOString(), finishedAt: '', lab: '', steps: [], writeFreezeSeconds: null,
+    move: null, cutover: null, verification: null, mysql: null, rollbackDrill: null, failures: [],
+  }
+  const step = async <T>(name: string, fn: () => Promise<T>, note?: (v: T) => string): Promise<T> => {
+    log(`\n== ${name}`)
+    const t0 = performance.now()
+    try {
+      const v = await fn()
+      report.steps.push({ step: name, seconds: (performance.now() - t0) / 1000, ok: true, ...(note ? { note: note(v) } : {}) })
+      return v
+    } catch (e) {
+      report.steps.push({ step: name, seconds: (performance.now() - t0) / 1000, ok: false, note: (e as Error).message.split('\n')[0] })
+      throw e
+    }
+  }
+  const reportDir = path.resolve(opts.reportDir ?? 'reports')
+  let standin: HetznerStandin | undefined
+  let traffic: WriteTraffic | undefined
+  try {
+    // From nothing: a lab left by an earlier rehearsal (or by hand) goes first; images stay cached.
+    const lab = await step('lab up (from nothing)', async () => {
+      if ((await labStatus()).lab) await labDown({ log: (l) => log(`  lab: ${l}`) })
+      return labUp({ seed: opts.seed, log: (l) => log(`  lab: ${l}`) })
+    }, (l) => `lab ${l.id}`)
+    report.lab = lab.id
+    const journal = path.join(lab.dir, 'journal.db')
+    const run = <T>(name: string, body: (rb: Runbook) => Promise<T>) => runRunbook(name, { journalPath: journal, yes: true, log: (l) => log(`  ${l}`) }, body)
+
+    const { inv, inventoryFile, apiKey } = await step('floating IP and Hetzner API stand-ins', async () => {
+      const token = crypto.randomBytes(16).toString('hex')
+      standin = new HetznerStandin({ token, floatingIpId: FLOATING_IP_ID, servers: { [OLD_SERVER]: { host: lab.old.address, port: 8030 }, [NEW_SERVER]: { host: lab.new.address, port: 8030 } }, initialServer: OLD_SERVER })
+      const { url, floatingPort } = await standin.start()
+      return writeRehearseInventory(lab, { token, endpoint: url, floatingPort })
+    }, (x) => `clients use ${x.inv.floatingIp?.url}`)
+
+    await step('old app (legacy API stand-in) on the old host', () => installLegacyApi(lab, apiKey, (l) => log(`  ${l}`)))
+    await step('deploy to the new host', () => run('deploy', (rb) => deploy(rb, inv)), (r) => `${r.changed ? 'deployed' : 'unchanged'} ${r.release}`)
+    await step('migrate (copy on the new host)', () => migrateDataOnNewHost({ inventory: inventoryFile, journal, sqlite: '', duckdb: '', report: '', onNewHost: true }))
+
+    const clientUrl = inv.floatingIp!.url!
+    traffic = new WriteTraffic({ url: clientUrl, apiKey, rate: opts.rate ?? 20, prefix: `rehearse-${Date.now().toString(36)}` })
+    traffic.start()
+    await new Promise((r) => setTimeout(r, 3000))
+    const cut = await step('cutover (clients writing)', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 5, reportDir })), (r) => `write freeze ${((r.writeFreezeMs ?? 0) / 1000).toFixed(2)} s`)
+    report.cutover = cut
+    report.writeFreezeSeconds = cut.writeFreezeMs === null ? null : cut.writeFreezeMs / 1000
+    await new Promise((r) => setTimeout(r, 3000))
+    const gen = traffic
+    const moved = await gen.stop()
+    traffic = undefined
+    const found = await step('every acknowledged write is on the new side', () => findOnNewSide(clientUrl, apiKey, gen, moved, (l) => log(`  ${l}`)), (f) => `${f.users.found}/${f.users.acked} users, ${f.telemetry.found}/${f.telemetry.acked} events`)
+    report.move = { traffic: moved, found }
+    if (found.users.found !== found.users.acked || found.telemetry.found !== found.telemetry.acked) report.failures.push(`writes lost in the move: ${JSON.stringify(found)}`)
+    if (moved.errors.length) report.failures.push(`writes refused for good: ${moved.errors.slice(0, 3).join('; ')}`)
+
+    const v = await step('verify the new stack', () => run('verify', (rb) => verify(rb, inv, { reportDir, load: { seconds: 3, connections: 4, p99Ms: 500, minRps: 20 } })), (r) => `${r.checks.filter((c) => c.ok).length}/${r.checks.length} checks`)
+    report.verification = { ok: v.ok, failed: v.checks.filter((c) => !c.ok).map((c) => c.name), checks: v.checks.length }
+    if (!v.ok) report.failures.push(`verification failed: ${report.verification.failed.join(', ')}`)
+
+    const rm: RemoveMysqlReport = await step('remove MySQL from the old host', () => run('remove-mysql', (rb) => removeMysql(rb, inv, { watchSeconds: opts.watchSeconds ?? 20, reportDir })), (r) => `CPU ${r.cpuBefore.toFixed(0)} % -> ${r.cpuAfter?.toFixed(0) ?? '?'} %`)
+    report.mysql = { cpuBefore: rm.cpuBefore, cpuAfter: rm.cpuAfter ?? null, removed: rm.processes.length, respawned: rm.respawned.length }
+    if (rm.respawned.length) report.failures.push(`MySQL respawned: ${rm.respawned.map((p) => p.exe).join(', ')}`)
+
+    if (opts.rollbackDrill !== false) {
+      const drill: WriteTraffic = new WriteTraffic({ url: clientUrl, apiKey, rate: opts.rate ?? 20, prefix: `drill-${Date.now().toString(36)}` })
+      traffic = drill
+      drill.start()
+      await new Promise((r) => setTimeout(r, 4000))
+      const rb = await step('rollback drill (clients writing)', () => run('rollback', (b) => rollback(b, inv, { soakSeconds: 3, reportDir })), (r) => `write freeze ${((r.writeFreezeMs ?? 0) / 1000).toFixed(2)} s`)
+      await new Promise((r) => setTimeout(r, 2000))
+      const t = await drill.stop()
+      traffic = undefined
+      const f = await step('every acknowledged write is back in PostgreSQL', () => findOnOldSide(inv, clientUrl, apiKey, drill, t), (x) => `${x.users.found}/${x.users.acked} users, ${x.telemetry.found}/${x.telemetry.acked} events`)
+      report.rollbackDrill = { traffic: t, found: f, report: rb }
+      if (f.users.found !== f.users.acked || f.telemetry.found !== f.telemetry.acked) report.failures.push(`writes lost in the rollback: ${JSON.stringify(f)}`)
+    }
+    report.ok = report.failures.length === 0
+  } catch (e) {
+    report.failures.push((e as Error).message.split('\n')[0]!)
+    throw e
+  } finally {
+    await traffic?.stop(5000).catch(() => undefined)
+    await standin?.stop()
+    await closeHosts()
+    report.finishedAt = new Date().toISOString()
+    writeRehearseReport(report, reportDir, log)
+  }
+  if (!report.ok) throw new OpsError('OPS_E_VERIFY', `the rehearsal found problems: ${report.failures.join('; ')}`)
+  return report
+}
+
+function writeRehearseInventory(lab: Lab, h: { token: string; endpoint: string; floatingPort: number }): { inv: Inventory; inventoryFile: string; apiKey: string } {
+  const base = labInventory(lab)
+  const inv: Inventory = {
+    ...base,
+    oldHost: { ...base.oldHost!, serverId: OLD_SERVER, appUnit: LEGACY_UNIT },
+    newHost: { ...base.newHost, serverId: NEW_SERVER },
+    floatingIp: { id: FLOATING_IP_ID, address: '127.0.0.1', url: `http://127.0.0.1:${h.floatingPort}` },
+    hetzner: { token: secretFile(lab.dir, 'hetzner-token', h.token), endpoint: h.endpoint },
+  }
+  const file = path.join(lab.dir, 'rehearse-inventory.json')
+  fs.writeFileSync(file, JSON.stringify(inv, null, 2) + '\n', { mode: 0o600 })
+  const loaded = loadInventory(file)
+  return { inv: loaded, inventoryFile: file, apiKey: resolveSecret(loaded.ocean!.apiKey, 'Ocean API key') }
+}
+
+async function getJson(url: string, apiKey: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(10_000) })
+  return { status: res.status, body: res.status === 200 ? ((await res.json()) as Record<string, unknown>) : {} }
+}
+
+async function usersFound(url: string, apiKey: string, t: WriteTraffic): Promise<{ found: number; missing: number[] }> {
+  let found = 0
+  const missing: number[] = []
+  for (const u of t.users) {
+    const r = await getJson(`${url}/api/ocean/users/${u.id}`, apiKey)
+    if (r.status === 200 && r.body.username === u.username) found++
+    else missing.push(u.id)
+  }
+  return { found, missing }
+}
+
+/** Every acknowledged user by id, and the sensor's event count once the worker has caught up. */
+async function findOnNewSide(url: string, apiKey: string, t: WriteTraffic, sum: TrafficSummary, log: (l: string) => void): Promise<Found> {
+  const users = await usersFound(url, apiKey, t)
+  let events = 0
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const r = await getJson(`${url}/api/ocean/analytics/sensor/${encodeURIComponent(sum.sensor)}/stats`, apiKey)
+    events = Number(r.body.count ?? 0)
+    if (events >= sum.acked.telemetry || Date.now() > deadline) break
+    log(`waiting for the worker: ${events}/${sum.acked.telemetry} events in DuckDB`)
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  return { users: { acked: sum.acked.users, found: users.found + sum.usersAckedByConflict, missing: users.missing }, telemetry: { acked: sum.acked.telemetry, found: events } }
+}
+
+/** After the rollback: users through the old API by id, events counted in PostgreSQL itself. */
+async function findOnOldSide(inv: Inventory, url: string, apiKey: string, t: WriteTraffic, sum: TrafficSummary): Promise<Found> {
+  const users = await usersFound(url, apiKey, t)
+  const old = await connectHost(inv.oldHost!)
+  const db = new URL(inv.oldDatabase!.url).pathname.slice(1)
+  // psql interpolates :'sensor' (quoted as a literal) only in SQL it reads, not in -c.
+  const r = await old.exec(['runuser', '-u', 'postgres', '--', 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-v', `sensor=${sum.sensor}`], { sudo: true, stdin: "SELECT count(*) FROM telemetry WHERE sensor_id = :'sensor';\n" })
+  return { users: { acked: sum.acked.users, found: users.found + sum.usersAckedByConflict, missing: users.missing }, telemetry: { acked: sum.acked.telemetry, found: Number(r.stdout.trim()) } }
+}
+
+function writeRehearseReport(r: RehearseReport, dir: string, log: (l: string) => void): void {
+  fs.mkdirSync(dir, { recursive: true })
+  const base = path.join(dir, `rehearse-${r.startedAt.replace(/[:.]/g, '-')}`)
+  fs.writeFileSync(`${base}.json`, JSON.stringify(r, null, 2) + '\n')
+  fs.writeFileSync(`${base}.md`, rehearseMarkdown(r))
+  log(`\nrehearsal ${r.ok ? 'PASSED' : 'FAILED'}; report: ${base}.md`)
+}
+
+export function rehearseMarkdown(r: RehearseReport): string {
+  const f = (x: Found | undefined) => (x ? `users ${x.users.found}/${x.users.acked}, telemetry events ${x.telemetry.found}/${x.telemetry.acked}` : '–')
+  return [
+    `# Rehearsal ${r.ok ? 'PASSED' : 'FAILED'} (${r.startedAt}, lab ${r.lab})`,
+    '',
+    ...(r.failures.length ? ['## Problems', '', ...r.failures.map((x) => `- ${x}`), ''] : []),
+    '## Steps',
+    '',
+    '| step | time | result |',
+    '|---|---|---|',
+    ...r.steps.map((s) => `| ${s.step} | ${s.seconds.toFixed(1)} s | ${s.ok ? 'ok' : 'FAILED'}${s.note ? `: ${s.note}` : ''} |`),
+    '',
+    '## The move',
+    '',
+    `- write freeze (cutover): **${r.writeFreezeSeconds === null ? '–' : `${r.writeFreezeSeconds.toFixed(2)} s`}**`,
+    r.move ? `- writes sent ${r.move.traffic.sent.users + r.move.traffic.sent.telemetry}, acknowledged ${r.move.traffic.acked.users + r.move.traffic.acked.telemetry} (${r.move.traffic.retried} attempts retried; longest wait ${(r.move.traffic.longestWaitMs / 1000).toFixed(1)} s); found afterwards on the new side: ${f(r.move.found)}` : '- no traffic figures',
+    r.rollbackDrill ? `- rollback drill: write freeze ${((r.rollbackDrill.report.writeFreezeMs ?? 0) / 1000).toFixed(2)} s; found afterwards in PostgreSQL: ${f(r.rollbackDrill.found)}` : '',
+    r.mysql ? `- old host CPU: ${r.mysql.cpuBefore.toFixed(0)} % before MySQL removal, ${r.mysql.cpuAfter?.toFixed(0) ?? '?'} % after; ${r.mysql.removed} MySQL processes removed; ${r.mysql.respawned} respawned` : '',
+    r.verification ? `- verification: ${r.verification.ok ? 'passed' : `FAILED (${r.verification.failed.join(', ')})`}, ${r.verification.checks} checks` : '',
+    '',
+    ...(r.cutover?.parity.length ? ['## Data parity at the cutover (final delta, verified)', '', '| table | target | source rows | target rows | checksums |', '|---|---|---|---|---|', ...r.cutover.parity.map((t) => `| ${t.table} | ${t.target} | ${t.sourceRows ?? '–'} | ${t.targetRows ?? '–'} | ${t.sourceChecksum === t.targetChecksum ? 'equal' : 'DIFFER'} |`), ''] : []),
+  ].join('\n')
+}

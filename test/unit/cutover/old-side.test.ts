@@ -1,0 +1,39 @@
+// The commands the cutover and rollback run on the old host, as argv (no shell in between but the
+// one `sh -c` script of the backup, whose paths are quoted).
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { advanceSequencesArgv, backupArgv, dbName, freezeDbArgv, unfreezeDbArgv, unitArgv } from '../../../runbooks/lib/cutover/old-side.ts'
+
+describe('old side commands', () => {
+  it('takes the database name from the URL and refuses names that are not plain identifiers', () => {
+    assert.equal(dbName('postgres://ocean@127.0.0.1:5432/ocean'), 'ocean')
+    assert.throws(() => dbName('postgres://u@h/a;drop'), /plain identifier/)
+  })
+
+  it('freezes and unfreezes from the maintenance database (a session in the frozen one is read-only too)', () => {
+    const f = freezeDbArgv({ database: 'ocean' })
+    assert.deepEqual(f.slice(0, 5), ['runuser', '-u', 'postgres', '--', 'psql'])
+    assert.equal(f[f.indexOf('-d') + 1], 'postgres')
+    assert.match(f.at(-1)!, /^ALTER DATABASE "ocean" SET default_transaction_read_only = on; SELECT count\(pg_terminate_backend\(pid\)\) FROM pg_stat_activity WHERE datname = 'ocean'/)
+    const u = unfreezeDbArgv({ database: 'ocean' })
+    assert.equal(u[u.indexOf('-d') + 1], 'postgres')
+    assert.match(u.at(-1)!, /RESET default_transaction_read_only/)
+    assert.ok(f.includes('ON_ERROR_STOP=1'))
+  })
+
+  it('writes the backup whole or not at all, owner-only, and lists it', () => {
+    const [sh, c, script] = backupArgv({ database: 'ocean' }, "/var/backups/ocean-ops/ocean it's.dump")
+    assert.deepEqual([sh, c], ['sh', '-c'])
+    assert.match(script!, /pg_dump -Fc -d ocean > '\/var\/backups\/ocean-ops\/ocean it'\\''s\.dump\.part'/)
+    assert.match(script!, /mv '.*\.part' '.*\.dump'/)
+    assert.match(script!, /pg_restore --list .* \| grep -c ' TABLE DATA '/)
+    assert.ok(script!.indexOf('chmod 0600') < script!.indexOf('mv '))
+  })
+
+  it('moves every owned sequence past its column\'s largest value, never backwards', () => {
+    const sql = advanceSequencesArgv({ database: 'ocean' }).at(-1)!
+    assert.match(sql, /setval\(format\('%I\.%I', r\.sch, r\.seq\), greatest\(m, \(SELECT last_value/)
+    assert.match(sql, /deptype IN \('a', 'i'\)/)
+    assert.deepEqual(unitArgv('stop', 'ocean-legacy-api'), ['systemctl', 'stop', 'ocean-legacy-api'])
+  })
+})
