@@ -15,6 +15,10 @@
 #   OCEAN_FLOATING_IP    floating IPv4 to configure, persistently, on the primary interface (none)
 #   OCEAN_SETUP_SKIP     comma list of steps a container cannot do: sysctl-apply, swap, volume,
 #                        floating-ip. Service start/restart is skipped by itself without systemd.
+#   OCEAN_SETUP_ONLY     comma list of the steps to run, all others left alone (all): packages,
+#                        sshd, deploy-user, docker, unattended-upgrades, fail2ban, sysctl, swap,
+#                        floating-ip, volume. `ocean-ops cutover --prepare` runs floating-ip alone
+#                        on the old server.
 set -euo pipefail
 
 log() { printf '[ocean-host-setup] %s\n' "$*"; }
@@ -58,6 +62,7 @@ if ! [[ "$DEPLOY_USER" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || [ "$DEPLOY_USER" = root
 [ -z "$FLOATING_IP" ] || [[ "$FLOATING_IP" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "OCEAN_FLOATING_IP must be an IPv4 address"
 
 skipped() { [[ ",${OCEAN_SETUP_SKIP:-}," == *",$1,"* ]]; }
+only() { [ -z "${OCEAN_SETUP_ONLY:-}" ] || [[ ",${OCEAN_SETUP_ONLY}," == *",$1,"* ]]; }
 has_systemd() { [ -d /run/systemd/system ]; }
 
 # write_file PATH MODE < content: replaces PATH atomically if the content differs.
@@ -268,16 +273,18 @@ step_volume() {
 
 [ "$(id -u)" -eq 0 ] || die "run as root"
 # Security first: if a later step fails (say the volume never appears), the host is still locked down.
-step_packages
-step_sshd
-step_deploy_user
-step_docker
-step_unattended_upgrades
-step_fail2ban
-step_sysctl
-step_swap
-step_floating_ip
-step_volume
-mkdir -p /var/lib/ocean
-date -u +%Y-%m-%dT%H:%M:%SZ >/var/lib/ocean/host-setup.done
+only packages && step_packages
+only sshd && step_sshd
+only deploy-user && step_deploy_user
+only docker && step_docker
+only unattended-upgrades && step_unattended_upgrades
+only fail2ban && step_fail2ban
+only sysctl && step_sysctl
+only swap && step_swap
+only floating-ip && step_floating_ip
+only volume && step_volume
+if [ -z "${OCEAN_SETUP_ONLY:-}" ]; then
+  mkdir -p /var/lib/ocean
+  date -u +%Y-%m-%dT%H:%M:%SZ >/var/lib/ocean/host-setup.done
+fi
 log "done"

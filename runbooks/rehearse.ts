@@ -11,6 +11,7 @@ import { labInventory, secretFile } from '../scripts/lab/lab-inventory.ts'
 import type { SeedSize } from '../scripts/lab/lab-state.ts'
 import { HetznerStandin } from '../scripts/standins/hetzner-api.ts'
 import { cutover, type CutoverReport } from './cutover.ts'
+import { prepareCutover } from './prepare.ts'
 import { deploy } from './deploy.ts'
 import { closeHosts, connectHost } from './lib/host/connect.ts'
 import { loadInventory, resolveSecret, type Inventory } from './lib/inventory.ts'
@@ -91,12 +92,13 @@ export async function rehearse(opts: RehearseOptions = {}): Promise<RehearseRepo
 
     const { inv, inventoryFile, apiKey } = await step('floating IP and Hetzner API stand-ins', async () => {
       const token = crypto.randomBytes(16).toString('hex')
-      standin = new HetznerStandin({ token, floatingIpId: FLOATING_IP_ID, servers: { [OLD_SERVER]: { host: lab.old.address, port: 8030 }, [NEW_SERVER]: { host: lab.new.address, port: 8030 } }, initialServer: OLD_SERVER })
+      standin = new HetznerStandin({ token, floatingIpId: FLOATING_IP_ID, servers: { [OLD_SERVER]: { host: lab.old.address, port: 8030 }, [NEW_SERVER]: { host: lab.new.address, port: 8030 } } })
       const { url, floatingPort } = await standin.start()
       return writeRehearseInventory(lab, { token, endpoint: url, floatingPort })
     }, (x) => `clients use ${x.inv.floatingIp?.url}`)
 
     await step('old app (legacy API stand-in) on the old host', () => installLegacyApi(lab, apiKey, (l) => log(`  ${l}`)))
+    await step('cutover --prepare: the floating IP on the old server', () => run('cutover-prepare', (rb) => prepareCutover(rb, inv)), (p) => p.answered)
     await step('deploy to the new host', () => run('deploy', (rb) => deploy(rb, inv)), (r) => `${r.changed ? 'deployed' : 'unchanged'} ${r.release}`)
     await step('migrate (copy on the new host)', () => migrateDataOnNewHost({ inventory: inventoryFile, journal, sqlite: '', duckdb: '', report: '', onNewHost: true }))
 

@@ -1,6 +1,7 @@
 // `ocean-ops cutover` and `ocean-ops rollback`: move the clients to the new system and back.
 import type { Command } from 'commander'
 import { cutover } from '../cutover.ts'
+import { prepareCutover } from '../prepare.ts'
 import { OpsError } from '../lib/ops-error.ts'
 import { rollback } from '../rollback.ts'
 import { runWithInventory, withCommonOptions, type CommonOptions } from './common-options.ts'
@@ -17,8 +18,16 @@ export function registerCutover(cli: Command): void {
       .command('cutover')
       .description('Backup, pre-sync, freeze the old side, final delta + verify, move the floating IP, soak; rolls back by itself on failure.')
       .option('--soak <seconds>', 'watch the client address this long after the move', seconds, 10)
-      .option('--report <dir>', 'where the report goes', 'reports'),
-  ).action(async (o: CommonOptions & { soak: number; report: string }) => {
+      .option('--report <dir>', 'where the report goes', 'reports')
+      .option('--prepare', 'days before: put the floating IP on the old server, configure it there, check it answers (and DNS with --dns-name)')
+      .option('--dns-name <name>', 'with --prepare: the name clients use; it must resolve to the floating IP'),
+  ).action(async (o: CommonOptions & { soak: number; report: string; prepare?: boolean; dnsName?: string }) => {
+    if (o.dnsName && !o.prepare) throw new OpsError('OPS_E_USAGE', '--dns-name goes with --prepare')
+    if (o.prepare) {
+      const p = await runWithInventory('cutover-prepare', o, { dnsName: o.dnsName }, (rb, inv) => prepareCutover(rb, inv, { dnsName: o.dnsName }))
+      if (!o.plan) process.stdout.write(`prepared: ${p.floatingIp} on the old server (${p.configured}); ${p.answered}${p.warnings.length ? `\nWARNING: ${p.warnings.join('\nWARNING: ')}` : ''}\n`)
+      return
+    }
     const r = await runWithInventory('cutover', o, { soak: o.soak }, (rb, inv) => cutover(rb, inv, { soakSeconds: o.soak, reportDir: o.report }))
     if (!o.plan && r.writeFreezeMs !== null) process.stdout.write(`cut over; writes frozen for ${(r.writeFreezeMs / 1000).toFixed(2)} s\n`)
   })

@@ -37,3 +37,16 @@ describe('old side commands', () => {
     assert.deepEqual(unitArgv('stop', 'ocean-legacy-api'), ['systemctl', 'stop', 'ocean-legacy-api'])
   })
 })
+
+describe('cutover --prepare: DNS verdict', () => {
+  it('is ok only when the name resolves to the floating IP alone, and says how long to wait otherwise', async () => {
+    const { dnsVerdict } = await import('../../../runbooks/prepare.ts')
+    assert.deepEqual(dnsVerdict('ocean.example.org', '198.51.100.7', [{ address: '198.51.100.7', ttl: 300 }]), { ok: true })
+    const old = dnsVerdict('ocean.example.org', '198.51.100.7', [{ address: '203.0.113.20', ttl: 3600 }])
+    assert.equal(old.ok, false)
+    assert.match(old.warning!, /not the floating IP 198\.51\.100\.7.*3600 s/)
+    const both = dnsVerdict('ocean.example.org', '198.51.100.7', [{ address: '198.51.100.7', ttl: 60 }, { address: '203.0.113.20', ttl: 600 }])
+    assert.match(both.warning!, /drop the others, then wait 600 s/)
+    assert.match(dnsVerdict('x.example', '198.51.100.7', []).warning!, /resolves to nothing/)
+  })
+})
