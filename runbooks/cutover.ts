@@ -77,15 +77,16 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
     await rb.step('move traffic', { destructive: 'move the floating IP (the clients) to the new server', describe: `assign floating IP ${s.floatingIpId} to server ${s.newServerId}` }, async (p) => {
       const r = await moveFloatingIp(s, s.newServerId)
       moved = true
-      report.writeFreezeMs = performance.now() - frozenAt
-      p.progress(`moved in ${(r.ms / 1000).toFixed(1)} s; writes were frozen for ${(report.writeFreezeMs / 1000).toFixed(1)} s`)
+      // A resumed run froze in the interrupted one: its window is not measured here.
+      report.writeFreezeMs = frozenAt ? performance.now() - frozenAt : null
+      p.progress(`moved in ${(r.ms / 1000).toFixed(1)} s${report.writeFreezeMs === null ? '' : `; writes were frozen for ${(report.writeFreezeMs / 1000).toFixed(1)} s`}`)
     })
     await rb.step('soak', { describe: `the client address answers from the new side for ${opts.soakSeconds ?? 10} s` }, async (p) => {
       const probes = await soak(s.clientUrl, opts.soakSeconds ?? 10, (b) => b.legacy !== true)
       p.progress(`${probes} probes, all answered by the new service`)
     })
   } catch (e) {
-    if (rb.planning || frozenAt === 0) throw e
+    if (rb.planning || (frozenAt === 0 && !rb.opts.resume)) throw e
     rb.log(`  cutover failed (${(e as Error).message}); rolling back`)
     await autoRollback(rb, s, moved)
     report.rolledBack = true

@@ -1,7 +1,7 @@
 // The frame every runbook runs in: a lock, a journaled run, and steps. A runbook is a list of
 // `rb.step(...)` calls read top to bottom. Each step is journaled (start, end, result);
 // mutating steps only print what they would do under --plan; destructive steps need --yes or
-// an answered prompt; with --resume, steps that ended ok in the interrupted run are skipped.
+// an answered prompt; with --resume, mutating steps that ended ok in the interrupted run are skipped.
 import { question } from 'zx'
 import { Journal } from './journal/journal.ts'
 import { OpsError, isOpsError } from './ops-error.ts'
@@ -81,7 +81,8 @@ export class Runbook {
 
   async step<T>(name: string, opts: StepOptions, fn: (api: StepApi) => Promise<T>): Promise<T | undefined> {
     const label = opts.describe ? `${name}: ${opts.describe}` : name
-    if (this.done.has(name)) {
+    // Read-only steps run again: later steps use what they find (connections, state).
+    if (this.done.has(name) && (opts.mutates || opts.destructive)) {
       this.log(`  = ${label} (done in the interrupted run)`)
       this.journal.stepEnded(this.runId, name, 'skipped', 'completed in the resumed run')
       return undefined

@@ -74,6 +74,24 @@ test('--resume skips the steps the interrupted run finished and runs the rest', 
   assert.deepEqual(ran, ['a', 'b', 'c', 'a', 'b', 'c'], 'a finished run is not resumed: the next run starts over')
 })
 
+test('--resume runs read-only steps again (later steps use what they found)', async () => {
+  const journalPath = tmpJournal()
+  const ran: string[] = []
+  const body = (fail: boolean) => async (rb: import('../../../runbooks/lib/runbook.ts').Runbook) => {
+    const conn = await rb.step('connect', {}, async () => {
+      ran.push('connect')
+      return 'connection'
+    })
+    await rb.step('change', { mutates: true }, async () => {
+      ran.push(`change with ${conn}`)
+      if (fail) throw new Error('interrupted')
+    })
+  }
+  await assert.rejects(runRunbook('cutover', { journalPath, log: quiet().log }, body(true)))
+  await runRunbook('cutover', { journalPath, resume: true, log: quiet().log }, body(false))
+  assert.deepEqual(ran, ['connect', 'change with connection', 'connect', 'change with connection'])
+})
+
 test('the lock refuses a second live runner and is taken over from a dead one', async () => {
   const journalPath = tmpJournal()
   const holder = spawn('sleep', ['30'])
