@@ -82,8 +82,8 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
       p.progress(`moved in ${(r.ms / 1000).toFixed(1)} s${report.writeFreezeMs === null ? '' : `; writes were frozen for ${(report.writeFreezeMs / 1000).toFixed(1)} s`}`)
     })
     await rb.step('soak', { describe: `the client address answers from the new side for ${opts.soakSeconds ?? 10} s` }, async (p) => {
-      const probes = await soak(s.clientUrl, opts.soakSeconds ?? 10, (b) => b.legacy !== true)
-      p.progress(`${probes} probes, all answered by the new service`)
+      const r = await soak(s.clientUrl, opts.soakSeconds ?? 10, (b) => b.legacy !== true)
+      p.progress(`${r.probes} probes answered by the new service${r.failed ? ` (${r.failed} slow or failed, never 3 in a row)` : ''}`)
     })
   } catch (e) {
     if (rb.planning || (frozenAt === 0 && !rb.opts.resume)) throw e

@@ -119,24 +119,33 @@ export async function moveFloatingIp(s: Sides, serverId: number): Promise<{ move
 }
 
 /**
- * Polls the client address for `seconds`: every /health must answer (and a short outage fails the
- * soak); returns how many probes were made.
+ * Polls the client address for `seconds`: it must keep answering from the expected side. Right
+ * after a move the new side takes the clients' queued retries at once, so one slow probe is
+ * allowed; three failures in a row, or an answer from the wrong side, fail the soak.
  */
-export async function soak(url: string, seconds: number, expect: (body: Record<string, unknown>) => boolean): Promise<number> {
+export async function soak(url: string, seconds: number, expect: (body: Record<string, unknown>) => boolean): Promise<{ probes: number; failed: number }> {
   const end = Date.now() + seconds * 1000
   let probes = 0
+  let failed = 0
+  let inARow = 0
   do {
-    let body: Record<string, unknown>
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) })
-      if (!res.ok) throw new Error(`HTTP ${res.status}`)
-      body = (await res.json()) as Record<string, unknown>
-    } catch (e) {
-      throw new OpsError('OPS_E_VERIFY', `${url}/health failed during the soak after ${probes} good probes: ${(e as Error).message}`)
-    }
-    if (!expect(body)) throw new OpsError('OPS_E_VERIFY', `${url}/health answered from the wrong side during the soak: ${JSON.stringify(body).slice(0, 200)}`)
     probes++
+    let body: Record<string, unknown> | undefined
+    let why = ''
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) })
+      if (res.ok) body = (await res.json()) as Record<string, unknown>
+      else why = `HTTP ${res.status}`
+    } catch (e) {
+      why = (e as Error).message
+    }
+    if (body && !expect(body)) throw new OpsError('OPS_E_VERIFY', `${url}/health answered from the wrong side during the soak: ${JSON.stringify(body).slice(0, 200)}`)
+    if (body) inARow = 0
+    else {
+      failed++
+      if (++inARow >= 3) throw new OpsError('OPS_E_VERIFY', `${url}/health failed 3 times in a row during the soak (${probes} probes, last: ${why})`)
+    }
     await new Promise((r) => setTimeout(r, 250))
   } while (Date.now() < end)
-  return probes
+  return { probes, failed }
 }
