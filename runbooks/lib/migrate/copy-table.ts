@@ -2,7 +2,8 @@
 // (found with one index-only query), read in one streamed scan and written in one target
 // transaction, then checkpointed with its row count and source checksum. Memory holds one chunk at
 // most (SQLite: not even that, rows are written as they arrive). A table without a key is one
-// chunk, restarted from scratch if interrupted.
+// chunk, restarted from scratch if interrupted. Into DuckDB, the next chunk's CSV is read from the
+// source into its file while DuckDB loads the current one (one chunk ahead, on disk).
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { OpsError } from '../ops-error.ts'
@@ -99,19 +100,43 @@ export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | 
     return copied
   }
   let empty = 0
-  for (;;) {
-    const hi = await nextBoundary(e.source, plan, after)
-    if (hi === 'end') break
-    const n = plan.targetKind === 'sqlite' ? await sqliteChunk(e, plan, after, hi, chunkNo, progress) : await duckdbChunk(e, plan, after, hi, chunkNo, progress)
-    // Empty chunks one after another while the source reports rows ahead: its key order is not the one
-    // the copy pages by (rows deleted under a live copy empty one chunk, not several). Stop; never loop.
-    empty = n === 0 ? empty + 1 : 0
-    if (empty > 3) {
-      throw new OpsError('OPS_E_SOURCE', `${plan.id}: no rows between keys ${JSON.stringify(after)} and ${JSON.stringify(hi)} although the source reports more; its key order is not what the copy expects. Map the table with another key.`)
+  // DuckDB: the source's CSV of chunk n+1 is read (PostgreSQL and this process) while DuckDB loads,
+  // checks and stores chunk n (its own threads), so neither side waits for the other.
+  const duck = plan.targetKind !== 'sqlite'
+  let next: Promise<Fetched> | null = duck ? readAhead(fetchChunk(e, plan, after, chunkNo)) : null
+  try {
+    for (;;) {
+      let hi: string[] | 'end'
+      let n: number
+      if (next) {
+        const t0 = performance.now()
+        const got = await next
+        next = null
+        if (got === 'end') break
+        hi = got.hi
+        next = readAhead(fetchChunk(e, plan, hi, chunkNo + 1))
+        n = await loadChunk(e, plan, after, hi, chunkNo, got.file, progress, t0)
+      } else {
+        hi = await nextBoundary(e.source, plan, after)
+        if (hi === 'end') break
+        n = await sqliteChunk(e, plan, after, hi, chunkNo, progress)
+      }
+      // Empty chunks one after another while the source reports rows ahead: its key order is not the one
+      // the copy pages by (rows deleted under a live copy empty one chunk, not several). Stop; never loop.
+      empty = n === 0 ? empty + 1 : 0
+      if (empty > 3) {
+        throw new OpsError('OPS_E_SOURCE', `${plan.id}: no rows between keys ${JSON.stringify(after)} and ${JSON.stringify(hi)} although the source reports more; its key order is not what the copy expects. Map the table with another key.`)
+      }
+      copied += n
+      after = hi
+      chunkNo++
     }
-    copied += n
-    after = hi
-    chunkNo++
+  } finally {
+    // A failed chunk: let the read ahead finish (the source connection is in the middle of it) and drop its file.
+    if (next) {
+      const pending = await next.catch(() => 'end' as const)
+      if (pending !== 'end') fs.rmSync(pending.file, { force: true })
+    }
   }
   e.checkpoints.finishCopy(plan.id)
   if (plan.targetKind !== 'sqlite') await duckdbOf(e, plan).dropStage()
@@ -165,12 +190,46 @@ export async function stageChunk(e: Engines, plan: TablePlan, lo: string[] | nul
   await duck.stage(plan, file)
 }
 
+type Fetched = { hi: string[]; file: string } | 'end'
+
+/** A read ahead fails while the copy awaits something else: handled at once (not an unhandled
+ * rejection, which ends the process); the copy sees the error when it awaits the read. */
+function readAhead(p: Promise<Fetched>): Promise<Fetched> {
+  p.catch(() => undefined)
+  return p
+}
+
+/** The next chunk's end, and its rows read from the source into a CSV file for DuckDB to load. */
+async function fetchChunk(e: Engines, plan: TablePlan, after: string[] | null, chunkNo: number): Promise<Fetched> {
+  const hi = await nextBoundary(e.source, plan, after)
+  if (hi === 'end') return 'end'
+  const file = duckdbOf(e, plan).stageFile(plan, chunkNo)
+  try {
+    await e.source.scanCsv({ table: plan.source, selects: plan.selects, key: plan.key?.columns ?? [], after, upTo: hi, limit: null }, fs.createWriteStream(file))
+  } catch (err) {
+    fs.rmSync(file, { force: true })
+    throw err
+  }
+  return { hi, file }
+}
+
 async function duckdbChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress): Promise<number> {
   const t0 = performance.now()
-  const duck = duckdbOf(e, plan)
   await stageChunk(e, plan, lo, hi, chunkNo)
-  const sum = await duck.stagedChecksum(plan)
-  const coerced = await duck.stagedCoercions(plan, COERCIONS_KEPT)
+  return storeStaged(e, plan, lo, hi, chunkNo, progress, t0)
+}
+
+/** Loads a chunk's CSV file (read ahead by fetchChunk) into the stage, then checks and stores it; `t0`
+ * is when the copy began waiting for it (so chunk times add up to the wall time, overlap and all). */
+async function loadChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[], chunkNo: number, file: string, progress: TableProgress, t0: number): Promise<number> {
+  await duckdbOf(e, plan).stage(plan, file)
+  return storeStaged(e, plan, lo, hi, chunkNo, progress, t0)
+}
+
+/** The staged chunk's source checksum and coercions, then the chunk stored and checkpointed. */
+async function storeStaged(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress, t0: number): Promise<number> {
+  const duck = duckdbOf(e, plan)
+  const { sum, ...coerced } = await duck.stagedCheck(plan, COERCIONS_KEPT)
   await duck.commitStaged(plan, telemetryEntryId(plan.id, chunkNo), lo, hi)
   e.checkpoints.commitChunk(plan.id, { chunkNo, lo, hi, checksum: sum }, coerced.kept, { copyMs: performance.now() - t0, done: false }, coerced.counts)
   progress.add(sum.rows)

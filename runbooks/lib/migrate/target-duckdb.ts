@@ -1,8 +1,12 @@
 // The DuckDB target: the service's telemetry.duckdb, opened through the service's TelemetryStore
 // (which creates its schema). Rows are staged in bulk — the source's CSV read by DuckDB's own
-// reader, no per-value JavaScript — into a VARCHAR table; the type rules' casts turn them into the
-// target types on the way in. Checksums here are DuckDB's: count and sum(hash(typed columns)),
-// computed over the staged source rows and over the target, both inside DuckDB.
+// reader, no per-value JavaScript — into a table of an in-memory database attached to the instance
+// (nothing staged touches telemetry.duckdb; beyond the memory limit it spills to the temp directory):
+// the source's text (VARCHAR) beside the type rules' casts of it (the target types), cast once and
+// stored from there. Checksums here are DuckDB's: count and sum(hash(typed columns)), computed over
+// the staged source rows and over the target, both inside DuckDB. The memory limit is small (128MB)
+// so the copy's memory does not grow with the table: what does not fit, e.g. the final compaction's
+// sort, spills to the store's temp directory.
 import fs from 'node:fs'
 import path from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
@@ -16,6 +20,13 @@ import { duckdbCast, duckdbCoercedWhere } from './type-rules.ts'
 
 export const DUCKDB_FILE = 'telemetry.duckdb'
 const STAGE = 'migrate_stage'
+/** Staging tables live in an in-memory database attached to the instance (every connection sees it):
+ * nothing staged is written to telemetry.duckdb, and what does not fit the memory limit spills to the
+ * store's temp directory. */
+const MEM = 'migrate_mem'
+const staged = (table: string) => `${MEM}.${table}`
+const MISSING = staged('migrate_missing')
+const EXTRA = staged('migrate_extra')
 const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`
 const lit = (v: string) => `'${v.replace(/'/g, "''")}'`
 
@@ -37,7 +48,10 @@ export class DuckdbTarget {
     try {
       store = await TelemetryStore.open({
         dataDir: dir,
-        memoryLimit: opts.memoryLimit ?? '1GB',
+        // Small: DuckDB spills sorts and staged rows to its temp directory beyond it, so the engine's
+        // memory stays about the same whatever the table's size (measured: the final compaction's sort
+        // of 5 M rows is ~5-10 % slower than with 256MB; with 1GB the copy's memory grew with the table).
+        memoryLimit: opts.memoryLimit ?? '128MB',
         threads: opts.threads ?? 2,
         // The service's defaults, so compact() leaves the layout the service would have made.
         hotMaxRows: 200_000,
@@ -50,7 +64,9 @@ export class DuckdbTarget {
     }
     const stageDir = path.join(dir, 'migrate-stage')
     fs.mkdirSync(stageDir, { recursive: true })
-    return new DuckdbTarget(store, file, stageDir)
+    const target = new DuckdbTarget(store, file, stageDir)
+    await target.run(`ATTACH IF NOT EXISTS ':memory:' AS ${MEM}`)
+    return target
   }
 
   close(): void {
@@ -86,11 +102,12 @@ export class DuckdbTarget {
     return path.join(this.stageDir, `${plan.id.replace(/[^A-Za-z0-9_]/g, '_')}-${chunkNo}.csv`)
   }
 
-  /** Loads a chunk's CSV (data columns s0.., then key columns k0..) into the staging table. */
+  /** Loads a chunk's CSV (data columns s0.., then key columns k0..) into the staging table, with each
+   * target column's value cast once (t0..: castList's expressions, the target's types). */
   async stage(plan: TablePlan, file: string, table = STAGE): Promise<void> {
     const cols = [...plan.selects.map((_, i) => `'s${i}': 'VARCHAR'`), ...(plan.key?.columns ?? []).map((_, i) => `'k${i}': 'VARCHAR'`)]
     await this.run(
-      `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_csv(${lit(file)}, header = false, auto_detect = false, allow_quoted_nulls = false, delim = ',', quote = '"', escape = '"', columns = {${cols.join(', ')}})`,
+      `CREATE OR REPLACE TABLE ${staged(table)} AS SELECT *, ${this.castList(plan).map((e, i) => `${e} AS t${i}`).join(', ')} FROM read_csv(${lit(file)}, header = false, auto_detect = false, allow_quoted_nulls = false, delim = ',', quote = '"', escape = '"', columns = {${cols.join(', ')}})`,
     )
     fs.rmSync(file, { force: true })
   }
@@ -104,34 +121,54 @@ export class DuckdbTarget {
     })
   }
 
+  /** The staged columns holding castList's values (see stage). */
+  private typedList(plan: TablePlan): string[] {
+    return plan.columns.map((_, i) => `t${i}`)
+  }
+
   private async checksumOf(sql: string): Promise<Checksum> {
     const [row] = await this.rows(sql)
     return { rows: Number(row?.[0] ?? 0), sum: `d:${row?.[1] ?? '0'}` }
   }
 
   async stagedChecksum(plan: TablePlan, table = STAGE): Promise<Checksum> {
-    return this.checksumOf(`SELECT count(*)::VARCHAR, COALESCE(sum(hash(${this.castList(plan).join(', ')})), 0)::VARCHAR FROM ${table}`)
+    return this.checksumOf(`SELECT count(*)::VARCHAR, COALESCE(sum(hash(${this.typedList(plan).join(', ')})), 0)::VARCHAR FROM ${staged(table)}`)
   }
 
-  /** Values the target type cannot hold (NULL after the cast) or tinyint(1) not 0/1, with their keys. */
-  async stagedCoercions(plan: TablePlan, keep: number): Promise<{ kept: Coercion[]; counts: Record<string, number> }> {
+  /**
+   * The staged chunk's checksum (as stagedChecksum) and, in the same pass over the stage, its values
+   * the target type cannot hold (NULL after the cast) or tinyint(1) not 0/1: counted per column, and
+   * up to `keep` of them with their keys, fetched only for columns that have some.
+   */
+  async stagedCheck(plan: TablePlan, keep: number): Promise<{ sum: Checksum; kept: Coercion[]; counts: Record<string, number> }> {
     const kept: Coercion[] = []
     const counts: Record<string, number> = {}
     const keyCols = (plan.key?.columns ?? []).map((_, i) => `k${i}`)
-    for (const c of plan.columns) {
+    const checks: Array<{ c: TablePlan['columns'][number]; where: string; count: string; index: number }> = []
+    for (const [i, c] of plan.columns.entries()) {
       if (!c.rule || c.selectIndex === null) continue
-      const where = duckdbCoercedWhere(c.rule, `s${c.selectIndex}`)
+      const s = `s${c.selectIndex}`
+      const where = duckdbCoercedWhere(c.rule, s)
       if (!where) continue
-      const [n] = await this.rows(`SELECT count(*)::VARCHAR FROM ${STAGE} WHERE ${where}`)
-      const total = Number(n?.[0] ?? 0)
+      // "Not NULL in the source, NULL after the cast": the cast is already in t<i> (stage), so count on it
+      // rather than casting again; any other condition is counted as it is.
+      const count = where === `${s} IS NOT NULL AND ${duckdbCast(c.rule, s)} IS NULL` ? `${s} IS NOT NULL AND t${i} IS NULL` : where
+      checks.push({ c, where, count, index: c.selectIndex })
+    }
+    const [row] = await this.rows(
+      `SELECT count(*)::VARCHAR, COALESCE(sum(hash(${this.typedList(plan).join(', ')})), 0)::VARCHAR${checks.map((k) => `, (count(*) FILTER (WHERE ${k.count}))::VARCHAR`).join('')} FROM ${staged(STAGE)}`,
+    )
+    const sum: Checksum = { rows: Number(row?.[0] ?? 0), sum: `d:${row?.[1] ?? '0'}` }
+    for (const [i, { c, where, index }] of checks.entries()) {
+      const total = Number(row?.[2 + i] ?? 0)
       if (total === 0) continue
       counts[c.target] = total
-      const rows = await this.rows(`SELECT ${keyCols.length ? `to_json([${keyCols.join(', ')}])::VARCHAR` : `'?'`}, s${c.selectIndex} FROM ${STAGE} WHERE ${where} LIMIT ${keep}`)
-      const stored = c.rule.boolFromInt ? 'true' : null
-      const reason = c.rule.boolFromInt ? 'tinyint(1) value other than 0/1 -> true' : `not representable as ${c.duckdbType} -> NULL`
+      const rows = await this.rows(`SELECT ${keyCols.length ? `to_json([${keyCols.join(', ')}])::VARCHAR` : `'?'`}, s${index} FROM ${staged(STAGE)} WHERE ${where} LIMIT ${keep}`)
+      const stored = c.rule!.boolFromInt ? 'true' : null
+      const reason = c.rule!.boolFromInt ? 'tinyint(1) value other than 0/1 -> true' : `not representable as ${c.duckdbType} -> NULL`
       for (const [key, original] of rows) kept.push({ column: c.target, key: key ?? '?', original: original ?? null, stored, reason })
     }
-    return { kept, counts }
+    return { sum, kept, counts }
   }
 
   /** A key range condition (lo, hi] on the target, the bounds given as the source's key text. */
@@ -150,9 +187,9 @@ export class DuckdbTarget {
   /** Stores a staged chunk: telemetry through the store's bulk path (idempotent by entry id); a generic
    * table by replacing the chunk's key range in one transaction. */
   async commitStaged(plan: TablePlan, entryId: string, lo: string[] | null, hi: string[] | null): Promise<void> {
-    const casts = this.castList(plan)
+    const typed = this.typedList(plan)
     if (plan.targetKind === 'telemetry') {
-      await this.store.appendSelect(entryId, `SELECT ${casts.join(', ')} FROM ${STAGE}`)
+      await this.store.appendSelect(entryId, `SELECT ${typed.join(', ')} FROM ${staged(STAGE)}`)
       return
     }
     const cols = plan.columns.map((c) => q(c.target)).join(', ')
@@ -160,7 +197,7 @@ export class DuckdbTarget {
       await c.run('BEGIN TRANSACTION')
       try {
         await c.run(`DELETE FROM ${q(plan.targetTable)} WHERE ${plan.targetKey.length ? this.rangeWhere(plan, lo, hi) : 'true'}`)
-        await c.run(`INSERT INTO ${q(plan.targetTable)} (${cols}) SELECT ${casts.join(', ')} FROM ${STAGE}`)
+        await c.run(`INSERT INTO ${q(plan.targetTable)} (${cols}) SELECT ${typed.join(', ')} FROM ${staged(STAGE)}`)
         await c.run('COMMIT')
       } catch (e) {
         await c.run('ROLLBACK').catch(() => undefined)
@@ -191,36 +228,36 @@ export class DuckdbTarget {
     const casts = this.castList(plan)
     const cols = this.targetColumns(plan)
     const where = plan.targetKey.length && (lo || hi) ? this.rangeWhere(plan, lo, hi) : 'true'
-    const src = `SELECT ${casts.map((e, i) => `${e} AS ${q(plan.columns[i]!.target)}`).join(', ')} FROM ${table}`
+    const src = `SELECT ${casts.map((e, i) => `${e} AS ${q(plan.columns[i]!.target)}`).join(', ')} FROM ${staged(table)}`
     const tgt = `SELECT ${cols} FROM ${this.targetRelation(plan)} WHERE ${where}`
-    await this.run(`CREATE OR REPLACE TABLE migrate_missing AS ${src} EXCEPT ALL ${tgt}`)
-    await this.run(`CREATE OR REPLACE TABLE migrate_extra AS ${tgt} EXCEPT ALL ${src}`)
+    await this.run(`CREATE OR REPLACE TABLE ${MISSING} AS ${src} EXCEPT ALL ${tgt}`)
+    await this.run(`CREATE OR REPLACE TABLE ${EXTRA} AS ${tgt} EXCEPT ALL ${src}`)
     const label =
       plan.targetKey.length > 0
         ? `to_json([${plan.targetKey.map(q).join(', ')}])::VARCHAR`
         : plan.targetKind === 'telemetry'
           ? `'sensor ' || sensor_id || ' at ' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')`
           : `'a row'`
-    const [mc] = await this.rows('SELECT count(*)::VARCHAR FROM migrate_missing')
-    const [ec] = await this.rows('SELECT count(*)::VARCHAR FROM migrate_extra')
-    const missing = (await this.rows(`SELECT ${label} FROM migrate_missing ORDER BY 1 LIMIT 20`)).map((r) => r[0] ?? '')
-    const extra = (await this.rows(`SELECT ${label} FROM migrate_extra ORDER BY 1 LIMIT 20`)).map((r) => r[0] ?? '')
+    const [mc] = await this.rows(`SELECT count(*)::VARCHAR FROM ${MISSING}`)
+    const [ec] = await this.rows(`SELECT count(*)::VARCHAR FROM ${EXTRA}`)
+    const missing = (await this.rows(`SELECT ${label} FROM ${MISSING} ORDER BY 1 LIMIT 20`)).map((r) => r[0] ?? '')
+    const extra = (await this.rows(`SELECT ${label} FROM ${EXTRA} ORDER BY 1 LIMIT 20`)).map((r) => r[0] ?? '')
     // Telemetry rows carry no source key in the target; name the source key range of the missing ones.
     if (plan.targetKind === 'telemetry' && plan.key && Number(mc?.[0] ?? 0) > 0) {
       const on = plan.columns.map((c, i) => `m.${q(c.target)} IS NOT DISTINCT FROM ${casts[i]!.replace(/\bs(\d+)\b/g, 's.s$1')}`).join(' AND ')
-      const [r] = await this.rows(`SELECT min(TRY_CAST(s.k0 AS HUGEINT))::VARCHAR, max(TRY_CAST(s.k0 AS HUGEINT))::VARCHAR, min(s.k0), max(s.k0) FROM ${table} s JOIN migrate_missing m ON ${on}`)
+      const [r] = await this.rows(`SELECT min(TRY_CAST(s.k0 AS HUGEINT))::VARCHAR, max(TRY_CAST(s.k0 AS HUGEINT))::VARCHAR, min(s.k0), max(s.k0) FROM ${staged(table)} s JOIN ${MISSING} m ON ${on}`)
       if (r) missing.unshift(`source ${plan.key.columns[0]} from ${r[0] ?? r[2]} to ${r[1] ?? r[3]}`)
     }
-    await this.run('DROP TABLE IF EXISTS migrate_missing; DROP TABLE IF EXISTS migrate_extra')
+    await this.run(`DROP TABLE IF EXISTS ${MISSING}; DROP TABLE IF EXISTS ${EXTRA}`)
     return { missing, extra, missingCount: Number(mc?.[0] ?? 0), extraCount: Number(ec?.[0] ?? 0) }
   }
 
   async appendStage(from: string, to: string): Promise<void> {
-    await this.run(`CREATE TABLE IF NOT EXISTS ${to} AS SELECT * FROM ${from} LIMIT 0; INSERT INTO ${to} SELECT * FROM ${from}`)
+    await this.run(`CREATE TABLE IF NOT EXISTS ${staged(to)} AS SELECT * FROM ${staged(from)} LIMIT 0; INSERT INTO ${staged(to)} SELECT * FROM ${staged(from)}`)
   }
 
   async dropStage(table = STAGE): Promise<void> {
-    await this.run(`DROP TABLE IF EXISTS ${table}`)
+    await this.run(`DROP TABLE IF EXISTS ${staged(table)}`)
   }
 
   async count(plan: TablePlan): Promise<number> {
