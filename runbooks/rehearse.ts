@@ -37,7 +37,9 @@ export interface RehearseOptions {
 
 export interface Found {
   users: { acked: number; found: number; missing: number[] }
-  telemetry: { acked: number; found: number }
+  /** `found`: acknowledged events present; `duplicates`: extra copies of events a client sent again
+   * after its connection was cut before the answer (at-least-once delivery: reported, not lost). */
+  telemetry: { acked: number; found: number; missing: number[]; duplicates: number }
 }
 
 export interface RehearseReport {
@@ -185,29 +187,40 @@ async function usersFound(url: string, apiKey: string, t: WriteTraffic): Promise
   return { found, missing }
 }
 
-/** Every acknowledged user by id, and the sensor's event count once the worker has caught up. */
-async function findOnNewSide(url: string, apiKey: string, t: WriteTraffic, sum: TrafficSummary, log: (l: string) => void): Promise<Found> {
-  const users = await usersFound(url, apiKey, t)
-  let events = 0
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    const r = await getJson(`${url}/api/ocean/analytics/sensor/${encodeURIComponent(sum.sensor)}/stats`, apiKey)
-    events = Number(r.body.count ?? 0)
-    if (events >= sum.acked.telemetry || Date.now() > deadline) break
-    log(`waiting for the worker: ${events}/${sum.acked.telemetry} events in DuckDB`)
-    await new Promise((r) => setTimeout(r, 1000))
-  }
-  return { users: { acked: sum.acked.users, found: users.found + sum.usersAckedByConflict, missing: users.missing }, telemetry: { acked: sum.acked.telemetry, found: events } }
+/** Which acknowledged events are among `values` (the sensor's stored events), and how many extra copies. */
+export function matchEvents(acked: number[], values: number[]): Found['telemetry'] {
+  const stored = new Set(values)
+  const missing = acked.filter((v) => !stored.has(v))
+  return { acked: acked.length, found: acked.length - missing.length, missing: missing.slice(0, 20), duplicates: values.length - stored.size }
 }
 
-/** After the rollback: users through the old API by id, events counted in PostgreSQL itself. */
+/** Every acknowledged user by id, and every acknowledged event once the worker has caught up. */
+async function findOnNewSide(url: string, apiKey: string, t: WriteTraffic, sum: TrafficSummary, log: (l: string) => void): Promise<Found> {
+  const users = await usersFound(url, apiKey, t)
+  let events: Found['telemetry']
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const res = await fetch(`${url}/api/ocean/analytics/export?format=csv&sensor_id=${encodeURIComponent(sum.sensor)}&limit=50000000`, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(30_000) })
+    if (!res.ok) throw new OpsError('OPS_E_VERIFY', `export of ${sum.sensor} answered ${res.status}`)
+    const [header, ...rows] = (await res.text()).trim().split('\n')
+    const col = (header ?? '').split(',').indexOf('value')
+    events = matchEvents(t.telemetryValues, rows.filter(Boolean).map((r) => Number(r.split(',')[col])))
+    if (events.found >= events.acked || Date.now() > deadline) break
+    log(`waiting for the worker: ${events.found}/${events.acked} events in DuckDB`)
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  return { users: { acked: sum.acked.users, found: users.found + sum.usersAckedByConflict, missing: users.missing }, telemetry: events }
+}
+
+/** After the rollback: users through the old API by id, events read from PostgreSQL itself. */
 async function findOnOldSide(inv: Inventory, url: string, apiKey: string, t: WriteTraffic, sum: TrafficSummary): Promise<Found> {
   const users = await usersFound(url, apiKey, t)
   const old = await connectHost(inv.oldHost!)
   const db = new URL(inv.oldDatabase!.url).pathname.slice(1)
   // psql interpolates :'sensor' (quoted as a literal) only in SQL it reads, not in -c.
-  const r = await old.exec(['runuser', '-u', 'postgres', '--', 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-v', `sensor=${sum.sensor}`], { sudo: true, stdin: "SELECT count(*) FROM telemetry WHERE sensor_id = :'sensor';\n" })
-  return { users: { acked: sum.acked.users, found: users.found + sum.usersAckedByConflict, missing: users.missing }, telemetry: { acked: sum.acked.telemetry, found: Number(r.stdout.trim()) } }
+  const r = await old.exec(['runuser', '-u', 'postgres', '--', 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-v', `sensor=${sum.sensor}`], { sudo: true, stdin: "SELECT value FROM telemetry WHERE sensor_id = :'sensor';\n" })
+  const values = r.stdout.split('\n').filter((l) => l.trim() !== '').map(Number)
+  return { users: { acked: sum.acked.users, found: users.found + sum.usersAckedByConflict, missing: users.missing }, telemetry: matchEvents(t.telemetryValues, values) }
 }
 
 function writeRehearseReport(r: RehearseReport, dir: string, log: (l: string) => void): void {
@@ -219,7 +232,7 @@ function writeRehearseReport(r: RehearseReport, dir: string, log: (l: string) =>
 }
 
 export function rehearseMarkdown(r: RehearseReport): string {
-  const f = (x: Found | undefined) => (x ? `users ${x.users.found}/${x.users.acked}, telemetry events ${x.telemetry.found}/${x.telemetry.acked}` : '–')
+  const f = (x: Found | undefined) => (x ? `users ${x.users.found}/${x.users.acked}, telemetry events ${x.telemetry.found}/${x.telemetry.acked}${x.telemetry.duplicates ? ` (+${x.telemetry.duplicates} duplicate${x.telemetry.duplicates > 1 ? 's' : ''} of events sent again after a cut connection)` : ''}` : '–')
   return [
     `# Rehearsal ${r.ok ? 'PASSED' : 'FAILED'} (${r.startedAt}, lab ${r.lab})`,
     '',

@@ -34,6 +34,7 @@ describe('rehearse: the whole move on the lab', { timeout: 1_200_000 }, () => {
     assert.deepEqual(m.found.users.missing, [])
     assert.equal(m.found.users.found, m.found.users.acked)
     assert.equal(m.found.telemetry.found, m.found.telemetry.acked)
+    assert.deepEqual(m.found.telemetry.missing, [])
     assert.ok(m.traffic.retried > 0, 'the freeze was seen by the clients (their writes were refused and retried)')
   })
 

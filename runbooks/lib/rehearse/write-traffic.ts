@@ -28,6 +28,8 @@ export interface TrafficSummary {
 
 export class WriteTraffic {
   readonly users: Array<{ id: number; username: string }> = []
+  /** The value of every acknowledged telemetry event (each event's value is unique to it). */
+  readonly telemetryValues: number[] = []
   private telemetryAcked = 0
   private sent = { users: 0, telemetry: 0 }
   private retried = 0
@@ -112,6 +114,7 @@ export class WriteTraffic {
       const res = await this.post('/api/ocean/telemetry/ingest', { sensor_id: this.sensor, value: n, timestamp: new Date().toISOString() })
       if (res.status === 202) {
         this.telemetryAcked++
+        this.telemetryValues.push(n)
         return true
       }
       if (res.status >= 400 && res.status < 500) throw new Error(`ingest: HTTP ${res.status} ${await res.text()}`)
