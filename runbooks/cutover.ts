@@ -59,7 +59,11 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
     return { file, sha256: sha256!, bytes: Number(bytes), tables: Number(tables) }
   })
 
+  // The mark goes in before the freeze (not inside it): from here the new side's writes are tracked
+  // for a rollback. The final delta's own writes are tracked too; synced back they change nothing,
+  // PostgreSQL has those rows already.
   await rb.step('pre-sync', { mutates: true, describe: 'delta while the old side still takes writes, so the frozen one is short' }, (p) => syncOnNewHost(s, 'delta', p.progress, { live: true }))
+  await rb.step('mark', { mutates: true, describe: 'the cutover mark: from here the new side\'s writes are tracked for a rollback' }, (p) => syncOnNewHost(s, 'mark-cutover', p.progress))
 
   let frozenAt = 0
   let moved = false
@@ -68,8 +72,8 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
       frozenAt = performance.now()
       await freezeOld(s)
     })
-    await rb.step('final sync', { mutates: true, describe: 'the last delta, verified, and the cutover mark, in one engine run' }, async (p) => {
-      await syncOnNewHost(s, ['delta', 'mark-cutover'], p.progress)
+    await rb.step('final sync', { mutates: true, describe: 'the last delta, every table verified' }, async (p) => {
+      await syncOnNewHost(s, 'delta', p.progress)
         .then((r) => {
           report.parity = (r.report?.tables ?? []).map((t) => ({ table: t.table, target: t.target, sourceRows: t.sourceRows, targetRows: t.targetRows, sourceChecksum: t.sourceChecksum, targetChecksum: t.targetChecksum, status: t.status }))
         })
