@@ -72,12 +72,12 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
   const target = relayedUrl(inv.oldDatabase.url, 0)
   const relay = await openRelay(newHost, oldHost, target.host, target.port)
   const wasRunning = api.State.Running
+  const t0 = performance.now()
+  const at = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`
   let container: Docker.Container | undefined
   try {
-    if (wasRunning) {
-      o.log(`  stopping ${names.ocean} for the run (DuckDB takes one writer)`)
-      await docker.getContainer(names.ocean).stop({ t: 10 })
-    }
+    // Everything that does not need the API stopped is done first: the stop-to-start gap is the
+    // cutover's write freeze.
     const source = relayedUrl(inv.oldDatabase.url, relay.port).url
     container = await docker.createContainer({
       Image: api.Image,
@@ -102,19 +102,28 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
     })
     readline.createInterface({ input: stderr, crlfDelay: Infinity }).on('line', (line) => o.log(line))
     const closed = new Promise<void>((resolve) => outLines.once('close', () => resolve()))
+    if (wasRunning) {
+      o.log(`  stopping ${names.ocean} for the run (DuckDB takes one writer)`)
+      await docker.getContainer(names.ocean).stop({ t: 10 })
+      o.log(`  ${names.ocean} stopped (${at()})`)
+    }
     await container.start()
     const exit = (await container.wait()) as { StatusCode: number }
     await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))])
+    o.log(`  engine done (${at()})`)
     if (!result) throw new OpsError('OPS_E_MIGRATE_STATE', `the migration container on the new host ended (exit ${exit.StatusCode}) without a result; its output is above`)
     return result
   } finally {
-    await container?.remove({ force: true }).catch(() => undefined)
-    await relay.close()
-    if (wasRunning && !o.keepApiStopped) {
-      await docker.getContainer(names.ocean).start().catch(() => undefined)
-      if (o.readyUrl) await waitReady(o.readyUrl, 120_000)
-      else await waitHealthy(docker, names.ocean, 120_000, () => undefined)
-      o.log(`  ${names.ocean} started again and ready`)
+    const cleanup = Promise.all([container?.remove({ force: true }).catch(() => undefined), relay.close()])
+    try {
+      if (wasRunning && !o.keepApiStopped) {
+        await docker.getContainer(names.ocean).start().catch(() => undefined)
+        if (o.readyUrl) await waitReady(o.readyUrl, 120_000)
+        else await waitHealthy(docker, names.ocean, 120_000, () => undefined)
+        o.log(`  ${names.ocean} started again and ready (${at()})`)
+      }
+    } finally {
+      await cleanup
     }
   }
 }
