@@ -72,11 +72,19 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
       frozenAt = performance.now()
       await freezeOld(s)
     })
-    await rb.step('final sync', { mutates: true, describe: 'the last delta, every table verified' }, async (p) => {
-      await syncOnNewHost(s, 'delta', p.progress)
-        .then((r) => {
-          report.parity = (r.report?.tables ?? []).map((t) => ({ table: t.table, target: t.target, sourceRows: t.sourceRows, targetRows: t.targetRows, sourceChecksum: t.sourceChecksum, targetChecksum: t.targetChecksum, status: t.status }))
-        })
+    await rb.step('final sync', { mutates: true, describe: 'the last delta, every table verified: SQLite tables beside the running API, DuckDB with it stopped, at once' }, async (p) => {
+      // Both end before anything else happens (a rollback must not start beside a running engine).
+      const settled = await Promise.allSettled([
+        syncOnNewHost(s, 'delta', (l) => p.progress(`[sqlite] ${l}`), { only: 'sqlite' }),
+        syncOnNewHost(s, 'delta', (l) => p.progress(`[duckdb] ${l}`), { only: 'duckdb' }),
+      ])
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw failed.reason
+      report.parity = settled
+        .map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof syncOnNewHost>>>).value)
+        .flatMap((r) => r.report?.tables ?? [])
+        .map((t) => ({ table: t.table, target: t.target, sourceRows: t.sourceRows, targetRows: t.targetRows, sourceChecksum: t.sourceChecksum, targetChecksum: t.targetChecksum, status: t.status }))
+        .sort((a, b) => a.table.localeCompare(b.table))
     })
     await rb.step('move traffic', { destructive: 'move the floating IP (the clients) to the new server', describe: `assign floating IP ${s.floatingIpId} to server ${s.newServerId}` }, async (p) => {
       const r = await moveFloatingIp(s, s.newServerId)

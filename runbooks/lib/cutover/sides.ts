@@ -98,8 +98,8 @@ export async function startNew(s: Sides): Promise<void> {
   await waitReady(s.newUrl, 120_000)
 }
 
-export async function syncOnNewHost(s: Sides, mode: Mode | Mode[], log: (line: string) => void, opts: { keepApiStopped?: boolean; live?: boolean } = {}): Promise<OnNewHostResult> {
-  const r = await migrateOnNewHost(s.inv, s.newHost, s.oldHost, s.docker, { mode, log, readyUrl: s.newUrl, keepApiStopped: opts.keepApiStopped })
+export async function syncOnNewHost(s: Sides, mode: Mode | Mode[], log: (line: string) => void, opts: { keepApiStopped?: boolean; live?: boolean; only?: 'sqlite' | 'duckdb' } = {}): Promise<OnNewHostResult> {
+  const r = await migrateOnNewHost(s.inv, s.newHost, s.oldHost, s.docker, { mode, log, readyUrl: s.newUrl, keepApiStopped: opts.keepApiStopped, only: opts.only })
   // A delta while the old side still takes writes cannot end equal: what arrived meanwhile is for the next one.
   if (!r.ok && opts.live && r.code === 'OPS_E_MIGRATE_MISMATCH') {
     log('    (writes arrived during this catch-up; the final delta, with writes frozen, takes them and must verify)')

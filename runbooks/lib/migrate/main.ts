@@ -18,6 +18,7 @@ async function main(): Promise<void> {
       mode: { type: 'string', default: 'copy' },
       source: { type: 'string' },
       'source-name': { type: 'string' },
+      only: { type: 'string' },
       data: { type: 'string', default: '/data' },
       journal: { type: 'string' },
       report: { type: 'string' },
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
   // inside its write freeze, without a second container start).
   const modes = (values.mode ?? 'copy').split(',') as Mode[]
   for (const m of modes) if (!MODES.includes(m)) throw new OpsError('OPS_E_USAGE', `--mode ${m}: one of ${MODES.join(', ')}`)
+  const only = values.only as 'sqlite' | 'duckdb' | undefined
+  if (only !== undefined && only !== 'sqlite' && only !== 'duckdb') throw new OpsError('OPS_E_USAGE', `--only ${values.only}: sqlite or duckdb`)
   const source = values.source
   if (!source) throw new OpsError('OPS_E_USAGE', '--source postgres://USER@HOST:PORT/DB is required')
   const chunkRows = values['chunk-rows'] ? Number(values['chunk-rows']) : undefined
@@ -37,6 +40,7 @@ async function main(): Promise<void> {
     runMigration({
       source,
       sourceName: values['source-name'],
+      only,
       sqlite: values.data,
       duckdb: values.data,
       journal: values.journal ?? path.join(values.data, '.migrate', 'journal.db'),

@@ -22,6 +22,8 @@ export interface OnNewHostOptions {
   readyUrl?: string
   /** Leave the API stopped afterwards (the rollback freezes the new side). */
   keepApiStopped?: boolean
+  /** Only the SQLite or only the DuckDB tables; a SQLite-only run leaves the API running (WAL takes both writers). */
+  only?: 'sqlite' | 'duckdb'
   resume?: boolean
   chunkRows?: number
   lookbackMinutes?: number
@@ -39,11 +41,12 @@ export interface OnNewHostResult {
 }
 
 /** The engine's argv in the container (pure; unit-tested). */
-export function engineArgv(mode: Mode | Mode[], sourceUrl: string, o: { resume?: boolean; chunkRows?: number; lookbackMinutes?: number; sourceName?: string }): string[] {
+export function engineArgv(mode: Mode | Mode[], sourceUrl: string, o: { resume?: boolean; chunkRows?: number; lookbackMinutes?: number; sourceName?: string; only?: 'sqlite' | 'duckdb' }): string[] {
   return [
     'node', '--import', 'tsx', '/app/runbooks/lib/migrate/main.ts',
     '--mode', [mode].flat().join(','), '--source', sourceUrl, '--data', '/data',
     ...(o.sourceName ? ['--source-name', o.sourceName] : []),
+    ...(o.only ? ['--only', o.only] : []),
     ...(o.resume ? ['--resume'] : []),
     ...(o.chunkRows ? ['--chunk-rows', String(o.chunkRows)] : []),
     ...(o.lookbackMinutes ? ['--lookback-minutes', String(o.lookbackMinutes)] : []),
@@ -71,7 +74,8 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
 
   const target = relayedUrl(inv.oldDatabase.url, 0)
   const relay = await openRelay(newHost, oldHost, target.host, target.port)
-  const wasRunning = api.State.Running
+  // A SQLite-only run shares ocean.db with the running API (WAL); only DuckDB needs it stopped.
+  const wasRunning = api.State.Running && o.only !== 'sqlite'
   const t0 = performance.now()
   const at = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`
   let container: Docker.Container | undefined

@@ -42,6 +42,8 @@ export interface MigrateOptions {
   duckdbThreads?: number
   /** The source as the journal knows it, when `source` is a tunnel's end whose port changes from run to run. */
   sourceName?: string
+  /** Only the tables going into this target file (two runs side by side: the SQLite one does not need the API stopped). */
+  only?: 'sqlite' | 'duckdb'
   /** One lane per target file, concurrently (default true). */
   parallel?: boolean
 }
@@ -107,7 +109,9 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
   try {
     log(`source ${main.redacted}: introspecting`)
     const tables = await main.introspect()
-    const plans = buildPlans(main.engine, tables, opts.mapping ?? {}, serviceSchema(), { defaultChunkRows: opts.chunkRows, duckdbChunkRows: opts.duckdbChunkRows })
+    const plans = buildPlans(main.engine, tables, opts.mapping ?? {}, serviceSchema(), { defaultChunkRows: opts.chunkRows, duckdbChunkRows: opts.duckdbChunkRows }).filter(
+      (p) => !opts.only || (opts.only === 'sqlite') === (p.targetKind === 'sqlite'),
+    )
     const report = (tablesOut: TableReport[], ok: boolean, extra: Partial<MigrationReport> = {}): MigrationReport => ({
       mode: opts.mode,
       source: main.redacted,
