@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { labDown, labStatus, labUp, type Lab } from '../scripts/lab/lab.ts'
 import { installLegacyApi, LEGACY_UNIT } from '../scripts/lab/legacy-api.ts'
-import { labInventory, secretFile } from '../scripts/lab/lab-inventory.ts'
+import { labInventory, secretFile, writeLabInventory } from '../scripts/lab/lab-inventory.ts'
 import type { SeedSize } from '../scripts/lab/lab-state.ts'
 import { HetznerStandin } from '../scripts/standins/hetzner-api.ts'
 import { cutover, type CutoverReport } from './cutover.ts'
@@ -165,8 +165,7 @@ function writeRehearseInventory(lab: Lab, h: { token: string; endpoint: string; 
     floatingIp: { id: FLOATING_IP_ID, address: '127.0.0.1', url: `http://127.0.0.1:${h.floatingPort}` },
     hetzner: { token: secretFile(lab.dir, 'hetzner-token', h.token), endpoint: h.endpoint },
   }
-  const file = path.join(lab.dir, 'rehearse-inventory.json')
-  fs.writeFileSync(file, JSON.stringify(inv, null, 2) + '\n', { mode: 0o600 })
+  const file = writeLabInventory(lab, inv, 'rehearse-inventory.json')
   const loaded = loadInventory(file)
   return { inv: loaded, inventoryFile: file, apiKey: resolveSecret(loaded.ocean!.apiKey, 'Ocean API key') }
 }

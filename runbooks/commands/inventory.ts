@@ -1,13 +1,13 @@
 // `ocean-ops inventory --from-pulumi`: reads the infra stack's outputs (from the Pulumi CLI, a
 // file or stdin) and writes the runbooks' inventory file, readable by its owner only.
-import { randomBytes } from 'node:crypto'
-import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import { $ } from 'zx'
 import { inventoryFromPulumi, mergeInventory, type PulumiInventory } from '../lib/inventory-from-pulumi.ts'
 import { OpsError } from '../lib/ops-error.ts'
+import { writeFileAtomic } from '../lib/write-file-atomic.ts'
 
 /** Where Pulumi.yaml lives: the repo root, whatever directory the command is run from. */
 const PROJECT_DIR = fileURLToPath(new URL('../..', import.meta.url))
@@ -91,20 +91,3 @@ function readInput(file: string): string {
   }
 }
 
-/** Writes a sibling temp file (0600 from the start), syncs it, and renames it over the target,
- *  so a reader never sees a half-written inventory and the file is never world-readable. */
-export function writeFileAtomic(path: string, content: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
-  const fd = openSync(tmp, 'wx', 0o600)
-  try {
-    fchmodSync(fd, 0o600) // in case the umask took bits away from the owner
-    writeSync(fd, content)
-    fsyncSync(fd)
-    closeSync(fd)
-    renameSync(tmp, path)
-  } catch (e) {
-    try { closeSync(fd) } catch { /* already closed */ }
-    rmSync(tmp, { force: true })
-    throw e
-  }
-}

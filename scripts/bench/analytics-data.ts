@@ -6,6 +6,7 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
 import pg from 'pg'
 import { loadConfig } from '../../services/ocean/src/config.ts'
+import { storeOptions } from '../../services/ocean/src/engine.ts'
 import { TelemetryStore, type BufferedEntry, type PackedEvent } from '../../services/ocean/src/stores/duckdb-store.ts'
 
 export interface DataSpec {
@@ -79,13 +80,7 @@ export interface ServiceLoad {
  */
 export async function loadService(dataDir: string, spec: DataSpec): Promise<ServiceLoad> {
   const config = loadConfig({ OCEAN_API_KEY: 'bench-only-0123456789', OCEAN_DATA_DIR: dataDir })
-  const store = await TelemetryStore.open({
-    dataDir: config.dataDir,
-    memoryLimit: config.duckdbMemoryLimit,
-    threads: config.duckdbThreads,
-    hotMaxRows: config.hotMaxRows,
-    hotMaxAgeMs: config.hotMaxAgeMs,
-  })
+  const store = await TelemetryStore.open(storeOptions(config))
   const t0 = performance.now()
   let compactionMs = 0
   let entryId = 0

@@ -6,6 +6,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Inventory } from '../../runbooks/lib/inventory.ts'
+import { writeFileAtomic } from '../../runbooks/lib/write-file-atomic.ts'
 import type { Lab } from './lab.ts'
 
 export const LAB_OCEAN_PORT = 8030
@@ -15,9 +16,7 @@ export function secretFile(dir: string, name: string, value?: string): string {
   const file = path.join(dir, 'secrets', name)
   if (!fs.existsSync(file) || (value !== undefined && fs.readFileSync(file, 'utf8') !== value)) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-    const tmp = `${file}.${process.pid}.tmp`
-    fs.writeFileSync(tmp, value ?? crypto.randomBytes(24).toString('hex'), { mode: 0o600 })
-    fs.renameSync(tmp, file)
+    writeFileAtomic(file, value ?? crypto.randomBytes(24).toString('hex'))
   }
   return `file:${file}`
 }
@@ -48,11 +47,9 @@ export function labInventory(lab: Lab, extra: Partial<Inventory> = {}): Inventor
   }
 }
 
-/** Writes <lab dir>/inventory.json (0600, whole or not at all); returns its path. */
-export function writeLabInventory(lab: Lab, extra: Partial<Inventory> = {}): string {
-  const file = path.join(lab.dir, 'inventory.json')
-  const tmp = `${file}.${process.pid}.tmp`
-  fs.writeFileSync(tmp, JSON.stringify(labInventory(lab, extra), null, 2) + '\n', { mode: 0o600 })
-  fs.renameSync(tmp, file)
+/** Writes <lab dir>/inventory.json (or `name`; 0600, whole or not at all); returns its path. */
+export function writeLabInventory(lab: Lab, inventory: Inventory = labInventory(lab), name = 'inventory.json'): string {
+  const file = path.join(lab.dir, name)
+  writeFileAtomic(file, JSON.stringify(inventory, null, 2) + '\n')
   return file
 }

@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { writeFileAtomic } from '../../runbooks/lib/write-file-atomic.ts'
 import type { Lab } from './lab.ts'
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -51,9 +52,7 @@ export function writeState(state: LabState): void {
   const file = labFiles(state.lab.dir).state
   fs.mkdirSync(path.dirname(file), { recursive: true })
   // Database passwords live here: owner-only, written whole or not at all.
-  const tmp = `${file}.${process.pid}.tmp`
-  fs.writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 })
-  fs.renameSync(tmp, file)
+  writeFileAtomic(file, JSON.stringify(state, null, 2) + '\n')
 }
 
 /** Removes what the lab wrote into its directory, leaving anything else there (dockerd's log). */

@@ -4,18 +4,8 @@
 // repoints a local TCP proxy, so the rehearsal moves real traffic with production's client code.
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { HetznerAction } from '../../runbooks/lib/hetzner/hetzner-client.ts'
 import { FloatingProxy, type Backend } from './floating-proxy.ts'
-
-interface Action {
-  id: number
-  command: string
-  status: 'running' | 'success' | 'error'
-  progress: number
-  started: string
-  finished: string | null
-  resources: Array<{ id: number; type: string }>
-  error: { code: string; message: string } | null
-}
 
 export interface StandinOptions {
   token: string
@@ -30,7 +20,7 @@ export interface StandinOptions {
 export class HetznerStandin {
   readonly proxy = new FloatingProxy()
   private server?: http.Server
-  private readonly actions = new Map<number, Action>()
+  private readonly actions = new Map<number, HetznerAction>()
   private nextAction = 1000
   private assigned: number | null
   /** Fault injection: the next assign action ends in this error. */
@@ -113,8 +103,8 @@ export class HetznerStandin {
     return { id: this.opts.floatingIpId, name: 'ocean-floating', description: 'rehearsal', ip: '127.0.0.1', type: 'ipv4', server: this.assigned, dns_ptr: [], home_location: { name: 'fsn1' }, blocked: false, protection: { delete: false }, labels: {}, created: '2026-01-01T00:00:00+00:00' }
   }
 
-  private startAssign(serverId: number): Action {
-    const a: Action = {
+  private startAssign(serverId: number): HetznerAction {
+    const a: HetznerAction = {
       id: this.nextAction++,
       command: 'assign_floating_ip',
       status: 'running',

@@ -36,12 +36,7 @@ export function unfreezeDbArgv(db: OldDb): string[] {
   return psql('postgres', `ALTER DATABASE ${ident(db.database)} RESET default_transaction_read_only; ${endSessions(db.database)}`)
 }
 
-/** 'on' while frozen, 'off' otherwise (a new session's default). */
-export function readOnlyStateArgv(db: OldDb): string[] {
-  return psql(db.database, 'SHOW default_transaction_read_only')
-}
-
-export function unitArgv(action: 'stop' | 'start' | 'is-active', unit: string): string[] {
+export function unitArgv(action: 'stop' | 'start', unit: string): string[] {
   return ['systemctl', action, unit]
 }
 

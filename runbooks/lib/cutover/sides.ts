@@ -9,7 +9,7 @@ import { dockerOverSsh } from '../host/docker-over-ssh.ts'
 import type { SshHost } from '../host/ssh-host.ts'
 import { HetznerClient } from '../hetzner/hetzner-client.ts'
 import { resolveSecret, type HostEntry, type Inventory } from '../inventory.ts'
-import { migrateOnNewHost, waitReady, type OnNewHostResult } from '../migrate/on-new-host.ts'
+import { migrateOnNewHost, type OnNewHostResult } from '../migrate/on-new-host.ts'
 import type { Mode } from '../migrate/run-migration.ts'
 import { OpsError } from '../ops-error.ts'
 import { advanceSequencesArgv, dbName, freezeDbArgv, unfreezeDbArgv, unitArgv, type OldDb } from './old-side.ts'
@@ -90,12 +90,6 @@ export async function freezeNew(s: Sides): Promise<void> {
   const api = stackNames(s.inv.ocean?.stack ?? 'ocean').ocean
   const c = s.docker.getContainer(api)
   if ((await c.inspect()).State.Running) await c.stop({ t: 10 })
-}
-
-export async function startNew(s: Sides): Promise<void> {
-  const c = s.docker.getContainer(stackNames(s.inv.ocean?.stack ?? 'ocean').ocean)
-  if (!(await c.inspect()).State.Running) await c.start()
-  await waitReady(s.newUrl, 120_000)
 }
 
 export async function syncOnNewHost(s: Sides, mode: Mode | Mode[], log: (line: string) => void, opts: { keepApiStopped?: boolean; live?: boolean; only?: 'sqlite' | 'duckdb' } = {}): Promise<OnNewHostResult> {

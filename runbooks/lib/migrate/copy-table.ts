@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import { OpsError } from '../ops-error.ts'
 import { RowSum } from './checksum.ts'
 import { COERCIONS_KEPT, type Checkpoints, type TableState } from './checkpoints.ts'
-import type { Source } from './introspect.ts'
+import type { ScanRequest, Source } from './introspect.ts'
 import type { TablePlan } from './mapping.ts'
 import type { TableProgress } from './progress.ts'
 import { RowConverter } from './row-converter.ts'
@@ -145,15 +145,29 @@ export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | 
 
 async function sqliteChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress): Promise<number> {
   const t0 = performance.now()
-  const sqlite = sqliteOf(e, plan)
   const conv = new RowConverter(plan)
-  const writer = sqlite.writer(plan)
   const sum = new RowSum()
+  // A table without a key is one chunk: commit every chunkRows rows to bound the transaction.
+  await writeRowsToSqlite(e, plan, conv, { table: plan.source, selects: plan.selects, key: plan.key?.columns ?? [], after: lo, upTo: hi, limit: null }, plan.key ? 0 : plan.chunkRows, (canon) => {
+    sum.add(canon)
+    progress.add(1)
+  })
+  e.checkpoints.commitChunk(plan.id, { chunkNo, lo, hi, checksum: sum.checksum() }, conv.coercions, { copyMs: performance.now() - t0, done: false })
+  return sum.rows
+}
+
+/**
+ * Streams the rows `req` selects through `conv` into the table's SQLite writer, `commitEvery` rows to
+ * a transaction (0: all in one, rolled back whole on an error); a row the target refuses is an error
+ * naming its key (or its position, for a table without one). `each` sees every row's canonical form.
+ */
+export async function writeRowsToSqlite(e: Engines, plan: TablePlan, conv: RowConverter, req: ScanRequest, commitEvery: number, each: (canon: (string | null)[]) => void): Promise<void> {
+  const writer = sqliteOf(e, plan).writer(plan)
   let position = 0
   let inBatch = 0
   writer.begin()
   try {
-    await e.source.scan({ table: plan.source, selects: plan.selects, key: plan.key?.columns ?? [], after: lo, upTo: hi, limit: null }, (row) => {
+    await e.source.scan(req, (row) => {
       position++
       const key = plan.key ? conv.keyText(row) : null
       const rowKey = () => (key ? JSON.stringify(key) : `row ${position}`)
@@ -164,10 +178,8 @@ async function sqliteChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi:
       } catch (err) {
         throw conflictError(plan, rowKey(), err)
       }
-      sum.add(converted.canon)
-      progress.add(1)
-      // A table without a key is one chunk: commit every chunkRows rows to bound the transaction.
-      if (!plan.key && ++inBatch >= plan.chunkRows) {
+      each(converted.canon)
+      if (commitEvery && ++inBatch >= commitEvery) {
         writer.commit()
         writer.begin()
         inBatch = 0
@@ -178,8 +190,6 @@ async function sqliteChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi:
     writer.rollback()
     throw err
   }
-  e.checkpoints.commitChunk(plan.id, { chunkNo, lo, hi, checksum: sum.checksum() }, conv.coercions, { copyMs: performance.now() - t0, done: false })
-  return sum.rows
 }
 
 /** Streams a chunk of the source as CSV into DuckDB's staging table. */

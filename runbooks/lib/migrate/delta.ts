@@ -9,11 +9,10 @@
 // chunk was read, after a count shows the source holds exactly those rows); their target has no key
 // to repair by.
 import { OpsError } from '../ops-error.ts'
-import { copyChunks, sqliteOf, type Engines } from './copy-table.ts'
+import { copyChunks, writeRowsToSqlite, type Engines } from './copy-table.ts'
 import type { TablePlan } from './mapping.ts'
 import { TableProgress, type Log } from './progress.ts'
 import { RowConverter } from './row-converter.ts'
-import { conflictError } from './target-sqlite.ts'
 import { verifyTable, type TableVerdict } from './verify-table.ts'
 
 export interface DeltaResult {
@@ -43,33 +42,12 @@ export async function deltaTable(e: Engines, plan: TablePlan, log: Log): Promise
   }
 
   if (plan.targetKind === 'sqlite' && plan.key && !plan.appendOnly && plan.watermark?.kind === 'updated' && watermark !== null) {
-    const sqlite = sqliteOf(e, plan)
     const conv = new RowConverter(plan)
-    const writer = sqlite.writer(plan)
     const where = `${e.source.quote(plan.watermark.column)} > ${e.source.literal(watermark)}`
-    let inBatch = 0
-    writer.begin()
-    try {
-      await e.source.scan({ table: plan.source, selects: plan.selects, key: plan.key.columns, after: null, upTo: null, limit: null, where }, (row) => {
-        const key = JSON.stringify(conv.keyText(row))
-        try {
-          writer.put(conv.convert(row, () => key).stored)
-        } catch (err) {
-          throw conflictError(plan, key, err)
-        }
-        updated++
-        progress.add(1)
-        if (++inBatch >= plan.chunkRows) {
-          writer.commit()
-          writer.begin()
-          inBatch = 0
-        }
-      })
-      writer.commit()
-    } catch (err) {
-      writer.rollback()
-      throw err
-    }
+    await writeRowsToSqlite(e, plan, conv, { table: plan.source, selects: plan.selects, key: plan.key.columns, after: null, upTo: null, limit: null, where }, plan.chunkRows, () => {
+      updated++
+      progress.add(1)
+    })
     if (conv.coercions.length) e.checkpoints.recordCoercions(plan.id, conv.coercions)
   }
   if (nextWatermark !== null) {

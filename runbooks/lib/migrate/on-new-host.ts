@@ -36,8 +36,6 @@ export interface OnNewHostResult {
   files?: { json: string; markdown: string }
   code?: string
   message?: string
-  /** Whether the API was running before and was started again. */
-  apiRestarted: boolean
 }
 
 /** The engine's argv in the container (pure; unit-tested). */
@@ -101,7 +99,7 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
     let result: OnNewHostResult | undefined
     const outLines = readline.createInterface({ input: stdout, crlfDelay: Infinity })
     outLines.on('line', (line) => {
-      if (line.startsWith(RESULT_PREFIX)) result = { ...(JSON.parse(line.slice(RESULT_PREFIX.length)) as OnNewHostResult), apiRestarted: wasRunning }
+      if (line.startsWith(RESULT_PREFIX)) result = JSON.parse(line.slice(RESULT_PREFIX.length)) as OnNewHostResult
       else o.log(line)
     })
     readline.createInterface({ input: stderr, crlfDelay: Infinity }).on('line', (line) => o.log(line))

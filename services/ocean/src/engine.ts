@@ -16,14 +16,19 @@ export interface Engine {
   close(): Promise<void>
 }
 
-export async function startEngine(config: OceanConfig, metrics: Metrics, log: FastifyBaseLogger): Promise<Engine> {
-  const store = await TelemetryStore.open({
+/** The telemetry store as the configuration sets it up (the engine's, and the benchmark's copy of it). */
+export function storeOptions(config: OceanConfig): Parameters<typeof TelemetryStore.open>[0] {
+  return {
     dataDir: config.dataDir,
     memoryLimit: config.duckdbMemoryLimit,
     threads: config.duckdbThreads,
     hotMaxRows: config.hotMaxRows,
     hotMaxAgeMs: config.hotMaxAgeMs,
-  })
+  }
+}
+
+export async function startEngine(config: OceanConfig, metrics: Metrics, log: FastifyBaseLogger): Promise<Engine> {
+  const store = await TelemetryStore.open(storeOptions(config))
   // The worker's own connection: it blocks in XREADGROUP and waits out Redis restarts.
   const redis = new Redis(config.redisUrl, { connectionName: 'ocean-worker', maxRetriesPerRequest: null })
   redis.on('error', (err) => log.warn({ err: err.message }, 'worker redis connection error'))
