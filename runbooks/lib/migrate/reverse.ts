@@ -7,18 +7,22 @@
 // service process's writes are captured and none is recorded unless it committed. The mark (time,
 // last change seq, telemetry row count) goes into the journal. `--reverse` then applies, per table
 // and key, the latest change since the last reverse: deleted keys are deleted in PostgreSQL, others
-// upserted from the row as it is now. Telemetry has no triggers (DuckDB has none, and it is
+// upserted from the row as it is now, in one transaction per table with the table locked against
+// other writers. Upserts travel in chunks of 50 000 rows that SQLite itself writes as COPY text
+// (reverse-text.ts), while PostgreSQL applies the previous chunk: staged and upserted by key, or,
+// for a chunk of integer keys none of which the table can hold (nothing between its smallest and
+// largest: rows inserted on the new side), copied straight into the table. Telemetry has no triggers (DuckDB has none, and it is
 // append-only): rows from the mark minus a lookback (late events) are compared with PostgreSQL's
 // rows of the same window (EXCEPT ALL: a multiset difference), and what PostgreSQL lacks is inserted;
 // the count ingested since the mark is reported beside it, so a gap shows.
 import fs from 'node:fs'
 import { Readable } from 'node:stream'
-import type { SqliteValue } from './canonical-row.ts'
 import { duckdbOf, sqliteOf, type Engines } from './copy-table.ts'
 import type { ColumnPlan, TablePlan } from './mapping.ts'
 import type { Log } from './progress.ts'
 import type { PostgresSource } from './source-postgres.ts'
 import { OpsError } from '../ops-error.ts'
+import { pgType, plainType, reverseColumns, reverseExpr, sqliteCopyLine } from './reverse-text.ts'
 
 export const CHANGES = 'migrate_changes'
 const MAX_KEY = 3
@@ -87,76 +91,95 @@ export async function markCutover(e: Engines, plans: TablePlan[], log: Log): Pro
   return mark
 }
 
-/** COPY text format: backslash, tab, newline and carriage return escaped; NULL as \N. */
-export function copyTextField(v: string | null): string {
-  if (v === null) return '\\N'
-  return v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'))
-}
-
-/** The text PostgreSQL reads for a value stored in SQLite (the inverse of the codecs). */
-export function reverseText(col: ColumnPlan, v: SqliteValue): string | null {
-  if (v === null) return null
-  if (Buffer.isBuffer(v)) return v.toString('hex')
-  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity'
-  if (col.rule?.kind === 'bool') return Number(v) !== 0 ? 't' : 'f'
-  return String(v)
-}
-
-/** The source column's type as PostgreSQL names it, for a cast from text. */
-function pgType(plan: TablePlan, source: string): string {
-  const c = plan.source.columns.find((x) => x.name === source)!
-  return c.udt.startsWith('_') ? `${q(c.udt.slice(1))}[]` : q(c.udt)
-}
-
-/** The expression turning the staged text back into the source column. */
-function reverseExpr(plan: TablePlan, col: ColumnPlan, staged: string): string {
-  const src = plan.source.columns.find((x) => x.name === col.sourceColumn)!
-  const type = pgType(plan, src.name)
-  if (col.transform === 'epoch-ms') {
-    const ts = `to_timestamp(${staged}::numeric / 1000)`
-    return src.udt === 'timestamp' ? `(${ts} AT TIME ZONE 'UTC')` : ts
-  }
-  if (src.dataType === 'ARRAY' || src.udt.startsWith('_')) return `ARRAY(SELECT jsonb_array_elements_text(${staged}::jsonb))::${type}`
-  if (src.udt === 'bytea') return `decode(${staged}, 'hex')`
-  if (src.udt === 'money') return `${staged}::numeric::money`
-  return `${staged}::${type}`
-}
-
-/** Target columns that carry a source column back: one per source column, the first mapped reversibly. */
-function reverseColumns(plan: TablePlan): ColumnPlan[] {
-  const seen = new Set<string>()
-  const out: ColumnPlan[] = []
-  for (const c of plan.columns) {
-    if (!c.sourceColumn || !c.rule || seen.has(c.sourceColumn)) continue
-    if (c.transform && c.transform !== 'epoch-ms') continue
-    seen.add(c.sourceColumn)
-    out.push(c)
-  }
-  return out
-}
-
-/** The latest change per key since `fromSeq` (op 'u' rows joined to the row as it is now; op 'd' keys). */
+/**
+ * The latest change per key since `fromSeq`: the key's first column, then `columns` of the row as it
+ * is now (op 'u') or of the change (op 'd'). One grouping pass: SQLite takes a bare column (op) of a max() aggregate from the row holding
+ * the maximum, so the latest change's op comes with its seq.
+ */
 function latestSql(plan: TablePlan, op: 'u' | 'd', columns: string): string {
-  const n = plan.targetKey.length
-  const kc = Array.from({ length: n }, (_, i) => `k${i + 1}`).join(', ')
-  const latest = `c.seq IN (SELECT max(seq) FROM ${CHANGES} WHERE tbl = ? AND seq > ? AND seq <= ? GROUP BY ${kc}) AND c.op = '${op}'`
-  if (op === 'd') return `SELECT ${kc} FROM ${CHANGES} c WHERE ${latest}`
+  const kc = Array.from({ length: plan.targetKey.length }, (_, i) => `k${i + 1}`).join(', ')
+  const latest = `SELECT ${kc}, op, max(seq) AS seq FROM ${CHANGES} WHERE tbl = ? AND seq > ? AND seq <= ? GROUP BY ${kc}`
+  if (op === 'd') return `SELECT c.k1, ${columns} FROM (${latest}) c WHERE op = 'd'`
   const on = plan.targetKey.map((k, i) => `t.${q(k)} = c.k${i + 1}`).join(' AND ')
-  return `SELECT ${columns} FROM ${CHANGES} c JOIN ${q(plan.targetTable)} t ON ${on} WHERE ${latest}`
+  return `SELECT c.k1, ${columns} FROM (${latest}) c JOIN ${q(plan.targetTable)} t ON ${on} WHERE c.op = 'u'`
 }
 
-/** COPY text lines, 10 000 rows per chunk, pulled from a SQLite cursor as PostgreSQL takes them. */
-function* copyLines(rows: IterableIterator<unknown[]>, cols: ColumnPlan[], count: { n: number }): Generator<string> {
-  let batch: string[] = []
-  for (const row of rows) {
-    batch.push(cols.map((c, i) => copyTextField(reverseText(c, (row[i] ?? null) as SqliteValue))).join('\t'))
-    count.n++
-    if (batch.length >= 10_000) {
-      yield batch.join('\n') + '\n'
-      batch = []
+/** Rows staged and applied per round trip: the next chunk is read from SQLite while PostgreSQL applies this one. */
+const REVERSE_CHUNK = 50_000
+
+interface Chunk {
+  text: string
+  rows: number
+  /** The smallest and largest first key column, when every one is an integer. */
+  lo: bigint | null
+  hi: bigint | null
+}
+
+/**
+ * Up to `max` rows of a cursor of [first key column, COPY text line] as one text, or null when it is
+ * exhausted. Yields to the event loop every few thousand rows, so the previous chunk's COPY and
+ * statements reach PostgreSQL while this one is read.
+ */
+async function readChunk(rows: Iterator<unknown[]>, max: number): Promise<Chunk | null> {
+  const lines: string[] = []
+  let lo: bigint | null = null
+  let hi: bigint | null = null
+  let integral = true
+  while (lines.length < max) {
+    const next = rows.next()
+    if (next.done) break
+    const [k, line] = next.value as [unknown, string]
+    lines.push(line)
+    if (typeof k !== 'bigint') integral = false
+    else if (integral) {
+      if (lo === null || k < lo) lo = k
+      if (hi === null || k > hi) hi = k
     }
+    if (lines.length % 5000 === 0) await new Promise((r) => setImmediate(r))
   }
-  if (batch.length) yield batch.join('\n') + '\n'
+  if (!lines.length) return null
+  return { text: lines.join('\n') + '\n', rows: lines.length, lo: integral ? lo : null, hi: integral ? hi : null }
+}
+
+/**
+ * Applies the staged rows (migrate_rev) to the source table and empties the stage, in one round trip
+ * (so PostgreSQL runs both statements back to back while this process reads the next chunk). An
+ * upsert by the source key: one index probe per row, whatever the table's size (an UPDATE join plus
+ * an anti-join INSERT per chunk was tried: the hash joins scan the whole table every chunk).
+ * Resolves to the rows written.
+ */
+function applyStaged(pg: PostgresSource, plan: TablePlan, cols: ColumnPlan[], from: string): Promise<number> {
+  const srcKey = plan.key!.columns
+  const setCols = cols.filter((c) => !srcKey.includes(c.sourceColumn!))
+  const conflict = setCols.length ? `DO UPDATE SET ${setCols.map((c) => `${q(c.sourceColumn!)} = EXCLUDED.${q(c.sourceColumn!)}`).join(', ')}` : 'DO NOTHING'
+  const upsert = `INSERT INTO ${from} (${cols.map((c) => q(c.sourceColumn!)).join(', ')}) SELECT ${cols.map((c, i) => reverseExpr(plan, c, `c${i}`)).join(', ')} FROM migrate_rev ON CONFLICT (${srcKey.map(q).join(', ')}) ${conflict}`
+  // Without parameters the two statements go as one simple query; each has its result, in order.
+  return pg.query(`${upsert};\nTRUNCATE migrate_rev`).then((res) => (res as unknown as Array<{ rowCount: number | null }>)[0]?.rowCount ?? 0)
+}
+
+/**
+ * What sends a chunk of upserts to PostgreSQL, resolving to the rows written. A table keyed by one
+ * integer column whose columns all load by their input functions can take a chunk straight into the
+ * table by COPY when none of its keys can be there: no row of the table lies between the chunk's
+ * smallest and largest key (one index probe; rows the new side inserted, past the old side's keys).
+ * Every other chunk goes through the stage and the upsert.
+ */
+function chunkSender(pg: PostgresSource, plan: TablePlan, cols: ColumnPlan[], from: string): (chunk: Chunk) => Promise<number> {
+  const key = plan.key!.columns
+  const keyCol = cols.find((c) => c.sourceColumn === key[0])
+  const direct = key.length === 1 && keyCol?.rule?.kind === 'int' && cols.every((c) => plainType(plan, c) !== null)
+  const names = cols.map((c) => q(c.sourceColumn!)).join(', ')
+  return async (chunk) => {
+    if (direct && chunk.lo !== null && chunk.hi !== null) {
+      const taken = await pg.query(`SELECT EXISTS (SELECT 1 FROM ${from} WHERE ${q(key[0]!)} BETWEEN ${chunk.lo} AND ${chunk.hi}) AS taken`)
+      if (taken.rows[0]?.taken === false) {
+        await pg.copyIn(`COPY ${from} (${names}) FROM STDIN`, Readable.from([chunk.text]))
+        return chunk.rows
+      }
+    }
+    await pg.copyIn('COPY migrate_rev FROM STDIN', Readable.from([chunk.text]))
+    return applyStaged(pg, plan, cols, from)
+  }
 }
 
 async function reverseSqliteTable(e: Engines, pg: PostgresSource, plan: TablePlan, fromSeq: number, toSeq: number): Promise<ReverseResult> {
@@ -167,36 +190,53 @@ async function reverseSqliteTable(e: Engines, pg: PostgresSource, plan: TablePla
   }
   const cols = reverseColumns(plan)
   const keyCols = plan.targetKey.map((k) => plan.columns.find((c) => c.target === k)!)
-  const srcKey = plan.key!.columns
   const args = [plan.targetTable, fromSeq, toSeq]
-  const ups = sqlite.db.prepare(latestSql(plan, 'u', cols.map((c) => `t.${q(c.target)}`).join(', '))).raw(true).safeIntegers(true)
-  const dels = sqlite.db.prepare(latestSql(plan, 'd', '')).raw(true).safeIntegers(true)
+  const ups = sqlite.db.prepare(latestSql(plan, 'u', sqliteCopyLine(cols, 't'))).raw(true).safeIntegers(true)
+  // Deleted keys are in the change log's k1.. columns, typed as the key was stored.
+  const keyAsChange = keyCols.map((k, i) => ({ ...k, target: `k${i + 1}` }))
+  const dels = sqlite.db.prepare(latestSql(plan, 'd', sqliteCopyLine(keyAsChange, 'c'))).raw(true).safeIntegers(true)
 
   const from = `${q(plan.source.schema)}.${q(plan.source.name)}`
   await pg.query('BEGIN')
   try {
     let upserted = 0
     let deleted = 0
-    const staged = { n: 0 }
-    await pg.query(`CREATE TEMP TABLE migrate_rev (${cols.map((_, i) => `c${i} text`).join(', ')}) ON COMMIT DROP`)
-    await pg.copyIn('COPY migrate_rev FROM STDIN', Readable.from(copyLines(ups.iterate(...args) as IterableIterator<unknown[]>, cols, staged)))
-    if (staged.n > 0) {
-      const setCols = cols.filter((c) => !srcKey.includes(c.sourceColumn!))
-      const conflict = setCols.length
-        ? `DO UPDATE SET ${setCols.map((c) => `${q(c.sourceColumn!)} = EXCLUDED.${q(c.sourceColumn!)}`).join(', ')}`
-        : 'DO NOTHING'
-      const r = await pg.query(
-        `INSERT INTO ${from} (${cols.map((c) => q(c.sourceColumn!)).join(', ')}) SELECT ${cols.map((c, i) => reverseExpr(plan, c, `c${i}`)).join(', ')} FROM migrate_rev ON CONFLICT (${srcKey.map(q).join(', ')}) ${conflict}`,
-      )
-      upserted = r.rowCount ?? 0
+    // Other writers wait until the commit (the old app is stopped during a rollback; this makes sure):
+    // no key appears between a chunk's range check and its COPY.
+    await pg.query(`LOCK TABLE ${from} IN SHARE ROW EXCLUSIVE MODE`)
+    // Columns whose text goes back by the type's input function are loaded typed by COPY itself.
+    await pg.query(`CREATE TEMP TABLE migrate_rev (${cols.map((c, i) => `c${i} ${plainType(plan, c) ?? 'text'}`).join(', ')}) ON COMMIT DROP`)
+    const send = chunkSender(pg, plan, cols, from)
+    const cursor = ups.iterate(...args) as IterableIterator<unknown[]>
+    let sending: Promise<number> | null = null
+    try {
+      for (;;) {
+        const chunk = await readChunk(cursor, REVERSE_CHUNK)
+        if (sending) upserted += await sending
+        sending = null
+        if (!chunk) break
+        sending = send(chunk)
+        // Awaited on the next round; an error meanwhile is not an unhandled rejection.
+        sending.catch(() => undefined)
+      }
+    } finally {
+      cursor.return?.()
+      if (sending) await sending.catch(() => undefined)
     }
-    const toDelete = { n: 0 }
-    await pg.query(`CREATE TEMP TABLE migrate_rev_del (${keyCols.map((_, i) => `k${i} text`).join(', ')}) ON COMMIT DROP`)
-    await pg.copyIn('COPY migrate_rev_del FROM STDIN', Readable.from(copyLines(dels.iterate(...args) as IterableIterator<unknown[]>, keyCols, toDelete)))
-    if (toDelete.n > 0) {
-      const match = keyCols.map((k, i) => `s.${q(k.sourceColumn!)} = ${reverseExpr(plan, k, `d.k${i}`)}`).join(' AND ')
-      const r = await pg.query(`DELETE FROM ${from} s USING migrate_rev_del d WHERE ${match}`)
-      deleted = r.rowCount ?? 0
+    const anyDelete = sqlite.db.prepare(`SELECT 1 FROM ${CHANGES} WHERE tbl = ? AND seq > ? AND seq <= ? AND op = 'd' LIMIT 1`).get(...args)
+    if (anyDelete) {
+      await pg.query(`CREATE TEMP TABLE migrate_rev_del (${keyCols.map((_, i) => `k${i} text`).join(', ')}) ON COMMIT DROP`)
+      const delCursor = dels.iterate(...args) as IterableIterator<unknown[]>
+      let n = 0
+      for (let chunk = await readChunk(delCursor, REVERSE_CHUNK); chunk; chunk = await readChunk(delCursor, REVERSE_CHUNK)) {
+        await pg.copyIn('COPY migrate_rev_del FROM STDIN', Readable.from([chunk.text]))
+        n += chunk.rows
+      }
+      if (n > 0) {
+        const match = keyCols.map((k, i) => `s.${q(k.sourceColumn!)} = ${reverseExpr(plan, k, `d.k${i}`)}`).join(' AND ')
+        const r = await pg.query(`DELETE FROM ${from} s USING migrate_rev_del d WHERE ${match}`)
+        deleted = r.rowCount ?? 0
+      }
     }
     await pg.query('COMMIT')
     return { table: plan.id, upserted, deleted }

@@ -42,12 +42,16 @@ INSERT INTO edge VALUES
       NULL, '${BIG_JSON}', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
   (6, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '0.1', NULL, '0044-03-15 12:00:00+00 BC', '0044-03-15 12:00:00 BC', '0044-03-15 BC',
       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-  (7, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+  (7, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (8, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '0001-12-31 23:59:59.5+00 BC', '12345-06-07 08:09:10', '10000-01-01',
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 CREATE TABLE edge_duck (LIKE edge INCLUDING ALL);
 INSERT INTO edge_duck SELECT * FROM edge;
 CREATE TABLE local_times (id int PRIMARY KEY, wall timestamp NOT NULL);
 INSERT INTO local_times VALUES (1, '2024-03-31 02:30:00'), (2, '2024-10-27 02:30:00'), (3, '2024-07-01 12:00:00'), (4, '2024-01-01 00:00:00.000001');
 `
+
+const MAPPING = { preset: 'none' as const, tables: { edge_duck: { target: 'duckdb' as const }, local_times: { timeZone: 'Europe/Berlin' } } }
 
 describe('PostgreSQL type rules, edge values, real server', () => {
   let srv: PostgresServer
@@ -61,13 +65,7 @@ describe('PostgreSQL type rules, edge values, real server', () => {
     await client.connect()
     await client.query(SCHEMA)
     s = scratch('migrate-types-pg')
-    out = await runMigration(
-      s.options(srv.url, {
-        mapping: { preset: 'none', tables: { edge_duck: { target: 'duckdb' }, local_times: { timeZone: 'Europe/Berlin' } } },
-        chunkRows: 2,
-        duckdbChunkRows: 3,
-      }),
-    )
+    out = await runMigration(s.options(srv.url, { mapping: MAPPING, chunkRows: 2, duckdbChunkRows: 3 }))
   })
 
   after(async () => {
@@ -186,5 +184,23 @@ describe('PostgreSQL type rules, edge values, real server', () => {
     assert.equal(t.coercionCounts.n, 1)
     assert.ok(t.coercions.some((c) => c.column === 'n' && c.key === '["3"]' && c.original === 'NaN'))
     assert.ok(t.coercions.some((c) => c.column === 'tz' && c.key === '["6"]'))
+  })
+
+  it('reverse sync: every edge row changed on the new side goes back to PostgreSQL exactly as it was', async () => {
+    const snapshot = async () => (await client.query<{ r: string }>('SELECT e::text AS r FROM edge e ORDER BY id')).rows.map((x) => x.r)
+    const before = await snapshot()
+    await runMigration(s.options(srv.url, { mapping: MAPPING, mode: 'mark-cutover' }))
+    // PostgreSQL loses the rows, SQLite rewrites every one (its change triggers record each): the
+    // reverse must recreate them all from SQLite's values alone.
+    await client.query('DELETE FROM edge')
+    const db = new Database(s.sqlite)
+    try {
+      assert.equal(db.prepare('UPDATE edge SET id = id').run().changes, before.length)
+    } finally {
+      db.close()
+    }
+    const rev = await runMigration(s.options(srv.url, { mapping: MAPPING, mode: 'reverse' }))
+    assert.equal(rev.report.reverse?.find((r) => r.table === 'edge')?.upserted, before.length, JSON.stringify(rev.report.reverse))
+    assert.deepEqual(await snapshot(), before)
   })
 })
