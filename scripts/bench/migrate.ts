@@ -8,23 +8,23 @@
 //   b. invoices (uuid key, unique number, numeric(14,2), enum, array, bytea; 1 M rows; quick 100k)
 //      into a generic SQLite table;
 //   c. peak RSS of `ocean-ops migrate-data` in a child process for 1 M and 5 M telemetry rows
-//      (quick 100k and 500k): bounded memory means about the same figure for both.
+//      (quick 100k and 500k): bounded memory means about the same figure for both;
+//   d. the reverse sync SQLite -> PostgreSQL beside pgloader, 5 M rows (quick 500k): migrate-reverse.ts.
 // The source tables are test/integration/migrate/legacy-fixture.ts's telemetry and invoices, with its
 // expressions (invoice dates kept within ten years and numbers 7 digits wide, so 1 M rows stay valid
 // and unique), seeded once per run with generate_series into unlogged tables, keys added after.
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import pg from 'pg'
 import type { MappingFile } from '../../runbooks/lib/migrate/mapping.ts'
 import { OCEAN_LEGACY_MAPPING } from '../../runbooks/lib/migrate/ocean-legacy-mapping.ts'
 import type { TableReport } from '../../runbooks/lib/migrate/report.ts'
 import { runMigration } from '../../runbooks/lib/migrate/run-migration.ts'
 import { startPostgres } from '../lib/loopback-servers.ts'
-import { root, track } from './processes.ts'
+import { bash, q, requireTool, runTimed, withClient } from './commands.ts'
+import { reverseBench } from './migrate-reverse.ts'
+import { track } from './processes.ts'
 import { atLeast, atMost, fmt, row, type BenchContext } from './report.ts'
-import { startTime, treePids } from './rss.ts'
 
 /** The telemetry table alone, mapped exactly as the built-in mapping maps it. */
 const TELEMETRY_MAPPING: MappingFile = {
@@ -79,83 +79,6 @@ async function seed(url: string, sql: string, table: string): Promise<void> {
     await c.query(`VACUUM ANALYZE ${table}`)
   })
 }
-
-async function withClient<T>(url: string, f: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  try {
-    return await f(c)
-  } finally {
-    await c.end()
-  }
-}
-
-function requireTool(name: string): void {
-  const found = (process.env.PATH ?? '').split(':').some((d) => d && fs.existsSync(path.join(d, name)))
-  if (!found) throw new Error(`${name} not found (the baselines run it): ${INSTALL_CLI}`)
-}
-
-function killTree(pid: number): void {
-  for (const p of treePids(pid).map((x) => ({ pid: x, start: startTime(x) }))) {
-    try {
-      if (p.start !== null && startTime(p.pid) === p.start) process.kill(p.pid, 'SIGKILL')
-    } catch {
-      // exited meanwhile
-    }
-  }
-}
-
-interface Exited {
-  ms: number
-  stdout: string
-  stderr: string
-  /** Largest VmHWM (kB) seen in the process tree while it ran. */
-  hwmKb: number
-}
-
-/** Runs a command, timed, killed (by PID, with its descendants) if the run is stopped meanwhile. */
-async function runTimed(cmd: string, args: string[], opts: { stdout?: 'pipe' | 'ignore'; pollHwm?: boolean } = {}): Promise<Exited> {
-  const t0 = performance.now()
-  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'] })
-  const stop = track(async () => {
-    if (child.exitCode === null && child.signalCode === null && child.pid) killTree(child.pid)
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (d: Buffer) => {
-    stdout = (stdout + d.toString()).slice(-65_536)
-  })
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-65_536)
-  })
-  let hwmKb = 0
-  const poll = () => {
-    if (!child.pid) return
-    for (const p of treePids(child.pid)) {
-      try {
-        hwmKb = Math.max(hwmKb, Number(/^VmHWM:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0))
-      } catch {
-        // exited meanwhile
-      }
-    }
-  }
-  const timer = opts.pollHwm ? setInterval(poll, 50) : null
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject)
-      child.once('exit', (c) => resolve(c))
-    })
-    const ms = performance.now() - t0
-    if (code !== 0) throw new Error(`${cmd} ${args.join(' ').slice(0, 300)} exited with ${code}:\n${stderr.slice(-3000)}`)
-    return { ms, stdout, stderr, hwmKb }
-  } finally {
-    if (timer) clearInterval(timer)
-    await stop()
-  }
-}
-
-const bash = (script: string, opts?: { stdout?: 'pipe' | 'ignore' }) => runTimed('bash', ['-o', 'pipefail', '-c', script], opts)
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
 /** PostgreSQL's own COPY of the select into /dev/null through psql: the ceiling of reading. */
 async function pgCopyToNull(url: string, select: string, format: 'csv' | 'binary'): Promise<number> {
@@ -232,9 +155,9 @@ const best = (xs: number[]) => Math.min(...xs)
 const mb = (kb: number) => Math.round(kb / 102.4) / 10
 
 export async function migrateBench(ctx: BenchContext): Promise<void> {
-  requireTool('psql')
-  requireTool('sqlite3')
-  const n = { telemetry: ctx.quick ? 500_000 : 5_000_000, small: ctx.quick ? 100_000 : 1_000_000, invoices: ctx.quick ? 100_000 : 1_000_000 }
+  requireTool('psql', INSTALL_CLI)
+  requireTool('sqlite3', INSTALL_CLI)
+  const n = { telemetry: ctx.quick ? 500_000 : 5_000_000, small: ctx.quick ? 100_000 : 1_000_000, invoices: ctx.quick ? 100_000 : 1_000_000, reverse: ctx.quick ? 500_000 : 5_000_000 }
   // Noise: the full run times each engine copy and its naive baseline twice, interleaved, and keeps the best of each.
   const rounds = ctx.quick ? 1 : 2
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-migrate-'))
@@ -329,6 +252,9 @@ export async function migrateBench(ctx: BenchContext): Promise<void> {
       note: `${large.how} on the child process (ocean-ops CLI, whole copy + verify: ${secs(large.ms)} vs ${secs(small.ms)}; ${fmt(rate(n.telemetry, large.ms))} vs ${fmt(rate(n.small, small.ms))} rows/s incl. process start)`,
     }),
   )
+
+  // d. reverse sync (rollback) SQLite -> PostgreSQL vs pgloader
+  await reverseBench(ctx, server.url, dir, n.reverse, rounds)
 
   t0 = performance.now()
   await stopPg()
