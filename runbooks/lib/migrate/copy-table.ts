@@ -15,12 +15,15 @@ import type { TableProgress } from './progress.ts'
 import { RowConverter } from './row-converter.ts'
 import { telemetryEntryId, type DuckdbTarget } from './target-duckdb.ts'
 import { conflictError, type SqliteTarget } from './target-sqlite.ts'
+import type { TargetSums } from './target-sums.ts'
 
 export interface Engines {
   source: Source
   sqlite?: SqliteTarget
   duckdb?: DuckdbTarget
   checkpoints: Checkpoints
+  /** Copy mode: reads committed SQLite chunks back in a worker thread for the verification. */
+  targetSums?: TargetSums
 }
 
 /** What identifies a table's copy: if it changes (mapping, source columns), checkpoints no longer apply. */
@@ -70,7 +73,8 @@ export async function beginTable(e: Engines, plan: TablePlan): Promise<TableStat
       `${plan.id}: its mapping or source columns changed since its copy started (journal ${hash} vs ${state.plan_hash}). Restore the mapping, or start over with a fresh journal and empty target files.`,
     )
   }
-  if (plan.targetKind === 'sqlite') sqliteOf(e, plan).ensureTable(plan)
+  // A copy still to do builds the unique indexes of a generic SQLite table after its rows (copyChunks).
+  if (plan.targetKind === 'sqlite') sqliteOf(e, plan).ensureTable(plan, { deferUnique: !state?.copy_done })
   else await duckdbOf(e, plan).ensureTable(plan)
   if (state) return state
   // Taken before reading anything: a row changed during the copy is newer than it, so a delta finds it.
@@ -96,6 +100,7 @@ export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | 
   let copied = 0
   if (!plan.key) {
     copied = plan.targetKind === 'sqlite' ? await sqliteChunk(e, plan, null, null, 0, progress) : await duckdbChunk(e, plan, null, null, 0, progress)
+    if (plan.targetKind === 'sqlite') sqliteOf(e, plan).uniqueIndexes(plan)
     e.checkpoints.finishCopy(plan.id)
     return copied
   }
@@ -138,6 +143,7 @@ export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | 
       if (pending !== 'end') fs.rmSync(pending.file, { force: true })
     }
   }
+  if (plan.targetKind === 'sqlite') sqliteOf(e, plan).uniqueIndexes(plan)
   e.checkpoints.finishCopy(plan.id)
   if (plan.targetKind !== 'sqlite') await duckdbOf(e, plan).dropStage()
   return copied
@@ -153,6 +159,7 @@ async function sqliteChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi:
     progress.add(1)
   })
   e.checkpoints.commitChunk(plan.id, { chunkNo, lo, hi, checksum: sum.checksum() }, conv.coercions, { copyMs: performance.now() - t0, done: false })
+  if (plan.key && plan.rangeVerifiable) e.targetSums?.submit(plan, chunkNo, lo, hi)
   return sum.rows
 }
 

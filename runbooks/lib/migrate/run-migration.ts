@@ -18,6 +18,7 @@ import { MysqlSource } from './source-mysql.ts'
 import { PostgresSource } from './source-postgres.ts'
 import { DuckdbTarget } from './target-duckdb.ts'
 import { SqliteTarget } from './target-sqlite.ts'
+import { TargetSums } from './target-sums.ts'
 import { mismatchError, verifyTable, type TableVerdict } from './verify-table.ts'
 import { openSqlite } from '../../../services/ocean/src/stores/sqlite-db.ts'
 
@@ -104,6 +105,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
   const sources: Source[] = [main]
   let checkpoints: Checkpoints | undefined
   let sqlite: SqliteTarget | undefined
+  let targetSums: TargetSums | undefined
   let duckdb: DuckdbTarget | undefined
   const notes: string[] = []
   try {
@@ -164,12 +166,13 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     const needSqlite = plans.some((p) => p.targetKind === 'sqlite')
     const needDuckdb = plans.some((p) => p.targetKind !== 'sqlite')
     if (needSqlite) sqlite = SqliteTarget.open(opts.sqlite)
+    if (sqlite && opts.mode === 'copy') targetSums = new TargetSums(sqlite.file)
     if (needDuckdb) duckdb = await DuckdbTarget.open(opts.duckdb, { memoryLimit: opts.duckdbMemoryLimit, threads: opts.duckdbThreads })
 
     const verdicts: Array<{ id: string; verdict: TableVerdict }> = []
     const deltas = new Map<string, DeltaResult>()
     let reverse: ReverseResult[] | undefined
-    const engines = (source: Source): Engines => ({ source, sqlite, duckdb, checkpoints: checkpoints! })
+    const engines = (source: Source): Engines => ({ source, sqlite, duckdb, checkpoints: checkpoints!, targetSums })
 
     const perTable = async (e: Engines, plan: TablePlan): Promise<void> => {
       const label = `  ${plan.id} -> ${targetLabel(plan)}`
@@ -247,6 +250,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     if (bad.length) throw mismatchError(bad)
     return { report: r, files, plans }
   } finally {
+    await targetSums?.close()
     sqlite?.close()
     duckdb?.close()
     checkpoints?.close()

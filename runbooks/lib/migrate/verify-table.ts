@@ -155,6 +155,16 @@ function repairDiff(e: Engines, plan: TablePlan, diff: RowDiff, source: Side): n
   return upserts.length + deleted
 }
 
+/** The chunk's target checksum if the copy's worker computed it (see target-sums.ts); else undefined. */
+async function readBack(e: Engines, plan: TablePlan, r: Range, log: Log): Promise<Checksum | undefined> {
+  const pending = r.no >= 0 ? e.targetSums?.take(plan.id, r.no) : undefined
+  // A failed worker is not a failed verification: the chunk is read back here instead, and said so.
+  return pending?.catch((err: Error) => {
+    log(`  ${plan.id}: chunk ${r.no} read back here (${err.message})`)
+    return undefined
+  })
+}
+
 async function verifySqlite(e: Engines, plan: TablePlan, opts: VerifyOptions): Promise<TableVerdict> {
   const conv = new RowConverter(plan)
   const chunks = e.checkpoints.chunks(plan.id)
@@ -166,7 +176,7 @@ async function verifySqlite(e: Engines, plan: TablePlan, opts: VerifyOptions): P
   if (plan.rangeVerifiable && plan.key) {
     for (const r of ranges(chunks, true)) {
       let src = opts.reread ? await sourceSum(e, plan, r.lo, r.hi) : r.recorded
-      let tgt = targetSum(e, plan, conv, r.lo, r.hi)
+      let tgt = (await readBack(e, plan, r, opts.log)) ?? targetSum(e, plan, conv, r.lo, r.hi)
       if (!sameChecksum(src, tgt)) {
         const { diff, source: side } = await keyedDiff(e, plan, r.lo, r.hi)
         if (opts.repair) {

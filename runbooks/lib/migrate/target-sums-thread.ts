@@ -1,0 +1,48 @@
+// The worker side of target-sums.ts: reads committed chunks of a SQLite target back on a read-only
+// connection of its own and answers each with its checksum over the canonical row form, exactly as
+// the verification computes it (RowConverter.fromTarget + RowSum) — on another core than the copy.
+import { parentPort } from 'node:worker_threads'
+import Database from 'better-sqlite3'
+import { RowSum } from './checksum.ts'
+import type { TablePlan } from './mapping.ts'
+import { RowConverter } from './row-converter.ts'
+import { rangeRowsSql } from './target-sqlite.ts'
+import type { SumReply, SumRequest } from './target-sums.ts'
+
+if (!parentPort) throw new Error('target-sums-thread runs as a worker thread')
+const port = parentPort
+const dbs = new Map<string, Database.Database>()
+const converters = new Map<string, RowConverter>()
+
+function answer(req: SumRequest): SumReply {
+  let db = dbs.get(req.file)
+  if (!db) {
+    db = new Database(req.file, { readonly: true, fileMustExist: true })
+    dbs.set(req.file, db)
+  }
+  let conv = converters.get(req.planJson)
+  if (!conv) {
+    conv = new RowConverter(JSON.parse(req.planJson) as TablePlan)
+    converters.set(req.planJson, conv)
+  }
+  const plan = conv.plan
+  const lo = req.lo && plan.rangeVerifiable ? conv.storeKey(req.lo) : null
+  const hi = req.hi && plan.rangeVerifiable ? conv.storeKey(req.hi) : null
+  const { sql, params } = rangeRowsSql(plan, lo, hi)
+  const sum = new RowSum()
+  for (const values of db.prepare(sql).raw(true).safeIntegers(true).iterate(...params)) sum.add(conv.fromTarget(values as unknown[]))
+  return { id: req.id, checksum: sum.checksum() }
+}
+
+port.on('message', (req: SumRequest | 'close') => {
+  if (req === 'close') {
+    for (const db of dbs.values()) db.close()
+    port.close()
+    return
+  }
+  try {
+    port.postMessage(answer(req))
+  } catch (e) {
+    port.postMessage({ id: req.id, error: (e as Error).message })
+  }
+})
