@@ -155,7 +155,12 @@ export async function analyticsBench(ctx: BenchContext): Promise<void> {
     ctx.log(`  same rows everywhere: ${JSON.stringify(sums.ocean)}`)
 
     const runners: Record<System, Runner> = {
-      ocean: (kind, sensor) => svc.store.withReader((c) => duckdbRun(c, duckdbQuery('ocean', kind, sensor, spec))),
+      // The service's own path (LocalAnalytics): a reader's prepared statement, rows as JavaScript values.
+      ocean: async (kind, sensor) => {
+        const q = duckdbQuery('ocean', kind, sensor, spec)
+        const rows = await svc.store.readAll(q.sql, q.params as Record<string, DuckDBValue>)
+        return [rows.length, rows.reduce((s, r) => s + Number(r.count), 0)]
+      },
       sorted: (kind, sensor) => duckdbRun(duck.sorted, duckdbQuery('sorted', kind, sensor, spec)),
       plain: (kind, sensor) => duckdbRun(duck.plain, duckdbQuery('plain', kind, sensor, spec)),
       pg: async (kind, sensor) => {

@@ -29,10 +29,7 @@ export class LocalAnalytics implements Analytics {
   private async rows(op: string, q: SqlQuery): Promise<Row[]> {
     const end = this.metrics.dbDuration.startTimer({ db: 'duckdb', op })
     try {
-      return await this.store.withReader(async (c) => {
-        const reader = await c.runAndReadAll(q.sql, q.params as Record<string, DuckDBValue>)
-        return reader.getRowObjectsJS() as Row[]
-      })
+      return await this.store.readAll(q.sql, q.params as Record<string, DuckDBValue>)
     } finally {
       end()
     }
