@@ -27,7 +27,7 @@ const telemetryRoutes: FastifyPluginAsync = async (app) => {
   const bounds = () => ({ now: Date.now(), maxPastDays: config.maxPastDays, maxFutureSeconds: config.maxFutureSeconds })
 
   app.post<{ Body: TelemetryEvent }>('/telemetry/ingest', { schema: { body: event } }, async (req, reply) => {
-    const [id] = await buffer.append([packEvent(req.body, bounds())])
+    const id = await buffer.appendOne(packEvent(req.body, bounds()))
     metrics.ingested.inc()
     return reply.status(202).send({ accepted: 1, id })
   })
