@@ -25,6 +25,8 @@ export function oceanImageTag(repoRoot: string): string {
     { path: path.join(svc, 'Dockerfile') },
     { path: path.join(svc, 'src') },
     ...ENGINE_PATHS.map((p) => ({ path: path.join(repoRoot, p) })),
+    // How the context is staged is an input too (it writes runbooks/package.json).
+    { path: path.join(repoRoot, 'runbooks/lib/images/ocean-image.ts') },
   ])}`
 }
 
@@ -95,6 +97,10 @@ export async function stageOceanContext(repoRoot: string, dir: string): Promise<
   for (const d of [...dirs, ...dependencyClosure(repoRoot, ENGINE_PACKAGES), ...ENGINE_PATHS]) {
     fs.cpSync(path.join(repoRoot, d), path.join(dir, d), { recursive: true, verbatimSymlinks: true })
   }
+  // The engine's sources are ES modules, as the repository's package.json says; the image has no
+  // root package.json, so runbooks/ says it itself (as CommonJS, the engine's worker thread could not
+  // load its module: "Cannot require() ES Module ... in a cycle").
+  fs.writeFileSync(path.join(dir, 'runbooks/package.json'), `${JSON.stringify({ type: 'module' })}\n`)
   const svc = path.join(repoRoot, 'services/ocean')
   fs.mkdirSync(path.join(dir, 'services/ocean/node_modules'), { recursive: true })
   fs.cpSync(path.join(svc, 'src'), path.join(dir, 'services/ocean/src'), { recursive: true })
