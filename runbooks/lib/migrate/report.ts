@@ -133,8 +133,17 @@ export function toMarkdown(r: MigrationReport): string {
 export function writeReport(dir: string, r: MigrationReport): { json: string; markdown: string } {
   fs.mkdirSync(dir, { recursive: true })
   const stamp = r.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
-  const base = path.join(dir, `migrate-data-${r.mode}-${stamp}`)
-  fs.writeFileSync(`${base}.json`, JSON.stringify(r, null, 2) + '\n')
-  fs.writeFileSync(`${base}.md`, toMarkdown(r) + '\n')
-  return { json: `${base}.json`, markdown: `${base}.md` }
+  // Two runs of the same mode can start in the same second (the final sync runs its SQLite and
+  // DuckDB tables side by side, into one directory): the name is claimed by exclusive creation.
+  for (let n = 1; ; n++) {
+    const base = path.join(dir, `migrate-data-${r.mode}-${stamp}${n > 1 ? `-${n}` : ''}`)
+    try {
+      fs.writeFileSync(`${base}.json`, JSON.stringify(r, null, 2) + '\n', { flag: 'wx' })
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue
+      throw e
+    }
+    fs.writeFileSync(`${base}.md`, toMarkdown(r) + '\n')
+    return { json: `${base}.json`, markdown: `${base}.md` }
+  }
 }
