@@ -64,7 +64,7 @@ export function registerMigrateDataCommand(cli: Command): void {
     .command('migrate-data')
     .description('Copy the old PostgreSQL/MySQL data into the service\'s SQLite + DuckDB files, verified by chunked checksums; resumable; --delta and --reverse for the cutover and rollback.')
     .option('--source <url>', 'postgres://USER@HOST:PORT/DB or mysql://USER@HOST:PORT/DB; the password from PGPASSWORD / ~/.pgpass / MYSQL_PWD (default: $OCEAN_MIGRATE_SOURCE)')
-    .option('--mapping <file>', 'mapping JSON (default: the built-in old-Ocean mapping; every other table copied as it is)')
+    .option('--mapping <file>', 'mapping JSON (default: the one the journal\'s copy was made with, else the built-in old-Ocean mapping; every other table copied as it is)')
     .option('--sqlite <path>', 'the service\'s ocean.db, or its data directory', '.ocean-data/ocean.db')
     .option('--duckdb <path>', 'the service\'s telemetry.duckdb, or its data directory', '.ocean-data/telemetry.duckdb')
     .option('--journal <file>', 'journal database: runs, steps, locks and the migration\'s checkpoints', process.env.OCEAN_OPS_JOURNAL ?? '.ocean-ops/journal.db')
@@ -87,16 +87,18 @@ export function registerMigrateDataCommand(cli: Command): void {
     })
 }
 
+/** --mapping FILE, read and validated (a bad file fails before anything connects). */
+function readMapping(file: string): MappingFile {
+  if (!fs.existsSync(file)) throw new OpsError('OPS_E_USAGE', `--mapping ${file}: no such file`)
+  return parseMappingFile(fs.readFileSync(file, 'utf8'), file)
+}
+
 export async function migrateData(o: MigrateDataFlags): Promise<void> {
   const mode = modeOf(o)
   const source = o.source ?? process.env.OCEAN_MIGRATE_SOURCE
   if (!source) throw new OpsError('OPS_E_USAGE', 'say where the old database is: --source postgres://USER@HOST:PORT/DB (or $OCEAN_MIGRATE_SOURCE)')
-  let mapping: MappingFile | undefined
-  if (o.mapping) {
-    if (!fs.existsSync(o.mapping)) throw new OpsError('OPS_E_USAGE', `--mapping ${o.mapping}: no such file`)
-    mapping = parseMappingFile(fs.readFileSync(o.mapping, 'utf8'), o.mapping)
-  }
-  const inputs = { mode, source: redactUrl(source), mapping: o.mapping ?? 'built-in', sqlite: o.sqlite, duckdb: o.duckdb, report: o.report }
+  const mapping = o.mapping ? readMapping(o.mapping) : undefined
+  const inputs = { mode, source: redactUrl(source), mapping: o.mapping ?? 'the journal\'s, else built-in', sqlite: o.sqlite, duckdb: o.duckdb, report: o.report }
   const mutates = mode !== 'plan' && mode !== 'verify-only'
   await runRunbook('migrate-data', { journalPath: o.journal, plan: mode === 'plan', resume: o.resume, breakLock: o.breakLock, inputs }, async (rb) => {
     await rb.step(mode, { mutates, describe: describe(mode) }, async () => {
@@ -123,17 +125,17 @@ export async function migrateData(o: MigrateDataFlags): Promise<void> {
 
 export async function migrateDataOnNewHost(o: MigrateDataFlags): Promise<void> {
   const mode = modeOf(o)
-  if (o.mapping) throw new OpsError('OPS_E_USAGE', '--mapping is not carried to the new host yet: run without --on-new-host, next to the target files')
+  const mapping = o.mapping ? readMapping(o.mapping) : undefined
   const inv = loadInventory(o.inventory ?? 'inventory.json')
   if (!inv.oldHost) throw new OpsError('OPS_E_INVENTORY', 'the inventory has no oldHost: the engine reaches the old database through it')
   const mutates = mode !== 'plan' && mode !== 'verify-only'
   try {
-    await runRunbook('migrate-data', { journalPath: o.journal, plan: false, breakLock: o.breakLock, inputs: { mode, onNewHost: true, inventory: o.inventory } }, async (rb) => {
+    await runRunbook('migrate-data', { journalPath: o.journal, plan: false, breakLock: o.breakLock, inputs: { mode, onNewHost: true, inventory: o.inventory, mapping: o.mapping ?? 'the journal\'s, else built-in' } }, async (rb) => {
       const newHost = (await rb.step('connect new host', { describe: `SSH to ${inv.newHost.user}@${inv.newHost.address}` }, () => connectHost(inv.newHost)))!
       const oldHost = (await rb.step('connect old host', { describe: `SSH to ${inv.oldHost!.user}@${inv.oldHost!.address}` }, () => connectHost(inv.oldHost!)))!
       const docker = dockerOverSsh(newHost, { sudo: !(await inDockerGroup(newHost)) })
       const r = await rb.step(mode, { mutates, describe: `${describe(mode)} (engine on the new host; the API is stopped meanwhile)` }, (p) =>
-        migrateOnNewHost(inv, newHost, oldHost, docker, { mode, resume: o.resume, chunkRows: o.chunkRows, lookbackMinutes: o.lookbackMinutes, log: p.progress }),
+        migrateOnNewHost(inv, newHost, oldHost, docker, { mode, resume: o.resume, chunkRows: o.chunkRows, lookbackMinutes: o.lookbackMinutes, mapping, log: p.progress }),
       )
       if (!r?.ok) throw new OpsError((r?.code as OpsErrorCode | undefined) ?? 'OPS_E_MIGRATE_MISMATCH', r?.message ?? 'the migration on the new host did not verify: see its report in the data volume (/data/.migrate/reports)')
       process.stdout.write(`${r.files?.markdown ?? ''} (on the new host, in the ${inv.ocean?.stack ?? 'ocean'}-data volume)\n`)

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { isOpsError, OpsError } from '../ops-error.ts'
 import { RESULT_PREFIX } from './report.ts'
+import { mappingFromEnv } from './mapping.ts'
 import { runMigration, type Mode } from './run-migration.ts'
 
 const MODES: Mode[] = ['plan', 'copy', 'verify-only', 'delta', 'mark-cutover', 'reverse']
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
   const source = values.source
   if (!source) throw new OpsError('OPS_E_USAGE', '--source postgres://USER@HOST:PORT/DB is required')
   const chunkRows = values['chunk-rows'] ? Number(values['chunk-rows']) : undefined
+  // A --mapping given to ocean-ops comes in the environment; without one, the journal's is used.
+  const mapping = mappingFromEnv(process.env)
   const runOne = (mode: Mode) =>
     runMigration({
       source,
@@ -50,6 +53,7 @@ async function main(): Promise<void> {
       chunkRows,
       duckdbChunkRows: chunkRows ? chunkRows * 25 : undefined,
       lookbackMs: Number(values['lookback-minutes']) * 60_000,
+      mapping,
     })
   const outs: Array<Awaited<ReturnType<typeof runMigration>>> = []
   for (const mode of modes) outs.push(await runOne(mode))

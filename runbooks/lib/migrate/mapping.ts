@@ -119,6 +119,15 @@ export function quoteIdent(engine: Engine, name: string): string {
   return engine === 'postgres' ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``
 }
 
+/** How `migrate-data --on-new-host` hands a --mapping to the engine in its container. */
+export const MAPPING_ENV = 'OCEAN_MIGRATE_MAPPING'
+
+/** The mapping handed over in the environment (see MAPPING_ENV), validated; undefined without one. */
+export function mappingFromEnv(env: NodeJS.ProcessEnv): MappingFile | undefined {
+  const text = env[MAPPING_ENV]
+  return text ? parseMappingFile(text, `the mapping in ${MAPPING_ENV}`) : undefined
+}
+
 export function parseMappingFile(text: string, file = 'mapping'): MappingFile {
   let parsed: unknown
   try {

@@ -12,6 +12,7 @@ import type { SshHost } from '../host/ssh-host.ts'
 import { openRelay } from '../host/relay.ts'
 import { resolveSecret, type Inventory } from '../inventory.ts'
 import { OpsError } from '../ops-error.ts'
+import { MAPPING_ENV, type MappingFile } from './mapping.ts'
 import type { Mode } from './run-migration.ts'
 import { RESULT_PREFIX, type MigrationReport } from './report.ts'
 
@@ -27,6 +28,8 @@ export interface OnNewHostOptions {
   resume?: boolean
   chunkRows?: number
   lookbackMinutes?: number
+  /** --mapping, handed to the engine (which records it in the journal for the later runs). */
+  mapping?: MappingFile
   log: (line: string) => void
 }
 
@@ -49,6 +52,11 @@ export function engineArgv(mode: Mode | Mode[], sourceUrl: string, o: { resume?:
     ...(o.chunkRows ? ['--chunk-rows', String(o.chunkRows)] : []),
     ...(o.lookbackMinutes ? ['--lookback-minutes', String(o.lookbackMinutes)] : []),
   ]
+}
+
+/** The engine's environment in the container (pure; unit-tested): the database password, the mapping. */
+export function engineEnv(passwordEnv: string, password: string | undefined, mapping: MappingFile | undefined): string[] {
+  return [...(password ? [`${passwordEnv}=${password}`] : []), ...(mapping ? [`${MAPPING_ENV}=${JSON.stringify(mapping)}`] : [])]
 }
 
 /** The source URL the engine uses: the old database's, its host and port replaced by the relay's end. */
@@ -84,7 +92,7 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
     container = await docker.createContainer({
       Image: api.Image,
       Cmd: engineArgv(o.mode, source, { ...o, sourceName: inv.oldDatabase.url }),
-      Env: password ? [`${passwordEnv}=${password}`] : [],
+      Env: engineEnv(passwordEnv, password, o.mapping),
       Labels: { 'ocean-ops.role': 'migrate' },
       HostConfig: { NetworkMode: 'host', Binds: [`${names.oceanVolume}:/data`] },
     })

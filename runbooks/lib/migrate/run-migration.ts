@@ -10,7 +10,7 @@ import { Checkpoints } from './checkpoints.ts'
 import { copyTable, targetLabel, type Engines } from './copy-table.ts'
 import { deltaTable, type DeltaResult } from './delta.ts'
 import { redactUrl, type Source } from './introspect.ts'
-import { buildPlans, type MappingFile, type TablePlan, type TargetColumnInfo, type TargetSchema } from './mapping.ts'
+import { buildPlans, parseMappingFile, type MappingFile, type TablePlan, type TargetColumnInfo, type TargetSchema } from './mapping.ts'
 import { fmtSeconds, TableProgress, type Log } from './progress.ts'
 import { tableReport, writeReport, type MigrationReport, type TableReport } from './report.ts'
 import { markCutover, reverseSync, type ReverseResult } from './reverse.ts'
@@ -98,6 +98,18 @@ function planLines(plans: TablePlan[]): string[] {
   return out
 }
 
+/** The mapping a journal's copy was made with (as --mapping gave it), if any. */
+export function storedMapping(journal: string): MappingFile | undefined {
+  if (!fs.existsSync(journal)) return undefined
+  const cp = Checkpoints.open(journal)
+  try {
+    const text = cp.meta('mapping')
+    return text ? parseMappingFile(text, `the mapping recorded in ${journal}`) : undefined
+  } finally {
+    cp.close()
+  }
+}
+
 export async function runMigration(opts: MigrateOptions): Promise<MigrationOutcome> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const startedAt = new Date().toISOString()
@@ -111,7 +123,12 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
   try {
     log(`source ${main.redacted}: introspecting`)
     const tables = await main.introspect()
-    const plans = buildPlans(main.engine, tables, opts.mapping ?? {}, serviceSchema(), { defaultChunkRows: opts.chunkRows, duckdbChunkRows: opts.duckdbChunkRows }).filter(
+    // Without --mapping, a run uses the mapping the journal's copy was made with (the cutover's and
+    // the rollback's runs on the new host pass none); with one, the journal keeps it for them.
+    const stored = opts.mapping ? undefined : storedMapping(opts.journal)
+    if (stored) log('mapping: the one this journal\'s copy was made with')
+    const mapping = opts.mapping ?? stored ?? {}
+    const plans = buildPlans(main.engine, tables, mapping, serviceSchema(), { defaultChunkRows: opts.chunkRows, duckdbChunkRows: opts.duckdbChunkRows }).filter(
       (p) => !opts.only || (opts.only === 'sqlite') === (p.targetKind === 'sqlite'),
     )
     const report = (tablesOut: TableReport[], ok: boolean, extra: Partial<MigrationReport> = {}): MigrationReport => ({
@@ -148,6 +165,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
       throw new OpsError('OPS_E_MIGRATE_STATE', `the journal ${opts.journal} belongs to a migration from ${journalSource}, not ${sourceName}; use another --journal`)
     }
     checkpoints.setMeta('source', sourceName)
+    if (opts.mapping) checkpoints.setMeta('mapping', JSON.stringify(opts.mapping))
 
     if (opts.mode === 'copy') {
       const states = plans.map((p) => checkpoints!.table(p.id))

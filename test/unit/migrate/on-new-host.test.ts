@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { dependencyClosure, ENGINE_PACKAGES } from '../../../runbooks/lib/images/ocean-image.ts'
-import { engineArgv, relayedUrl } from '../../../runbooks/lib/migrate/on-new-host.ts'
+import { mappingFromEnv } from '../../../runbooks/lib/migrate/mapping.ts'
+import { engineArgv, engineEnv, relayedUrl } from '../../../runbooks/lib/migrate/on-new-host.ts'
 
 describe('migrate on the new host', () => {
   it('rewrites the old database URL to the relay on the new host, keeping user and database', () => {
@@ -18,6 +19,17 @@ describe('migrate on the new host', () => {
   it('builds the engine argv with only the flags given', () => {
     assert.deepEqual(engineArgv('copy', 'postgres://u@127.0.0.1:1/d', {}), ['node', '--import', 'tsx', '/app/runbooks/lib/migrate/main.ts', '--mode', 'copy', '--source', 'postgres://u@127.0.0.1:1/d', '--data', '/data'])
     assert.deepEqual(engineArgv('delta', 's', { resume: true, chunkRows: 500, lookbackMinutes: 5 }).slice(-5), ['--resume', '--chunk-rows', '500', '--lookback-minutes', '5'])
+  })
+
+  it('hands the password and a --mapping to the engine in its environment; the engine reads the mapping back', () => {
+    assert.deepEqual(engineEnv('PGPASSWORD', undefined, undefined), [])
+    const mapping = { preset: 'none' as const, include: ['invoices'], tables: { invoices: { target: 'sqlite' as const } } }
+    const env = engineEnv('PGPASSWORD', 's3cret', mapping)
+    assert.equal(env[0], 'PGPASSWORD=s3cret')
+    const vars = Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
+    assert.deepEqual(mappingFromEnv(vars), mapping)
+    assert.equal(mappingFromEnv({}), undefined)
+    assert.throws(() => mappingFromEnv({ OCEAN_MIGRATE_MAPPING: '{"tables": 3' }), (e: Error & { code?: string }) => e.code === 'OPS_E_MIGRATE_MAPPING')
   })
 
   it('stages the engine\'s packages with everything they need, outermost directories only', () => {
