@@ -13,6 +13,8 @@ export interface VerifyOptions {
   /** false: skip the load check (e.g. during a cutover soak, where the real traffic is the load). */
   load?: Partial<LoadThresholds> | false
   smokeEvents?: number
+  /** false: write nothing into the service (no smoke; no load check either, it reads the smoke's user). */
+  smoke?: boolean
   reportDir?: string
 }
 
@@ -34,16 +36,20 @@ export async function verify(rb: Runbook, inv: Inventory, opts: VerifyOptions = 
   }
 
   await rb.step('http', { describe: `health and readiness of ${target.url}` }, async () => record(await httpChecks(target)).every((c) => c.ok))
-  const smoke = await rb.step('smoke', { describe: 'user -> session -> validate -> ingest -> analytics' }, async () => {
-    const s = await smokeCheck(target, { events: opts.smokeEvents })
-    record([s.result])
-    return s.userId
-  })
+  const smoke =
+    opts.smoke === false
+      ? undefined
+      : await rb.step('smoke', { describe: 'user -> session -> validate -> revoke -> ingest -> analytics (writes a verify-<id> user and sensor)' }, async () => {
+          const s = await smokeCheck(target, { events: opts.smokeEvents })
+          record([s.result])
+          return s.userId
+        })
+  if (opts.smoke === false) rb.log('  smoke and load checks skipped (--no-smoke): nothing is written into the service')
   const host = await connectHost(inv.newHost)
   const docker = dockerOverSsh(host, { sudo: !host.isRoot && !/\bdocker\b/.test((await host.exec(['id', '-nG'])).stdout) })
   await rb.step('containers', { describe: `stack ${stack} healthy, no restarts` }, async () => record(await containerChecks(docker, stack)).every((c) => c.ok))
   await rb.step('exposure', { describe: 'database, Redis and Docker ports closed from outside' }, async () => record(await closedPortChecks(new URL(target.url).hostname)).every((c) => c.ok))
-  if (opts.load !== false) {
+  if (opts.load !== false && opts.smoke !== false) {
     const th = { ...defaultLoad, ...(opts.load ?? {}) }
     await rb.step('load', { describe: `${th.seconds} s at ${th.connections} connections: p99 <= ${th.p99Ms} ms, >= ${th.minRps} req/s` }, async () => {
       if (smoke === undefined) return record([{ name: 'load', ok: false, expected: 'a smoke user to read', actual: 'smoke check failed', ms: 0 }])

@@ -49,12 +49,16 @@ export async function httpChecks(t: Target): Promise<CheckResult[]> {
   ]
 }
 
-/** End to end: user -> session -> validate -> a batch of events visible in analytics within a bound. */
+/**
+ * End to end: user -> session -> validate -> revoke -> a batch of events visible in analytics within
+ * a bound. It writes into the service: a user `verify-<id>` (its session revoked) and the events of
+ * sensor `verify-<id>`; `verify --no-smoke` writes nothing.
+ */
 export async function smokeCheck(t: Target, opts: { events?: number; visibleWithinMs?: number } = {}): Promise<{ result: CheckResult; userId?: number }> {
   const n = opts.events ?? 500
   const bound = opts.visibleWithinMs ?? 30_000
   let userId: number | undefined
-  const result = await timed('smoke: user -> session -> validate -> ingest -> analytics', `all steps ok; ${n} events visible within ${bound / 1000} s`, async () => {
+  const result = await timed('smoke: user -> session -> validate -> revoke -> ingest -> analytics', `all steps ok; ${n} events visible within ${bound / 1000} s`, async () => {
     const tag = `verify-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
     const post = async (p: string, body: unknown) => {
       const r = await fetch(`${t.url}${p}`, { method: 'POST', headers: auth(t), body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
@@ -67,6 +71,10 @@ export async function smokeCheck(t: Target, opts: { events?: number; visibleWith
     if (session.status !== 201) return { ok: false, actual: `create session: ${session.status}` }
     const valid = await post('/api/ocean/sessions/validate', { token: session.body.token })
     if (valid.body.valid !== true || valid.body.user_id !== userId) return { ok: false, actual: `validate: ${JSON.stringify(valid.body)}` }
+    // The smoke leaves no credential behind: its session is revoked, and must then be refused.
+    const revoked = await post('/api/ocean/sessions/revoke', { token: session.body.token })
+    const after = await post('/api/ocean/sessions/validate', { token: session.body.token })
+    if (revoked.body.revoked !== true || after.body.valid !== false) return { ok: false, actual: `revoke: ${JSON.stringify(revoked.body)}, then validate: ${JSON.stringify(after.body)}` }
     const now = Date.now()
     const events = Array.from({ length: n }, (_, i) => ({ sensor_id: tag, timestamp: new Date(now - (n - i) * 1000).toISOString(), value: i }))
     const ingest = await post('/api/ocean/telemetry/batch', { events })

@@ -101,6 +101,16 @@ describe('deploy to a Docker host over SSH', { timeout: 600_000 }, () => {
     assert.equal(JSON.parse(fs.readFileSync(r.files.json, 'utf8')).ok, true)
   })
 
+  test('verify --no-smoke writes nothing into the service', async () => {
+    const users = async () => ((await (await fetch(`http://127.0.0.1:${port}/api/ocean/status`, { headers: { authorization: `Bearer ${process.env.TEST_OCEAN_API_KEY}` } })).json()) as { counts: { users: number } }).counts.users
+    const before = await users()
+    const r = await run('verify', (rb) => verify(rb, inv, { reportDir: path.join(sshd.dir, 'reports'), smoke: false }))
+    assert.equal(r.ok, true, JSON.stringify(r.checks.filter((c) => !c.ok)))
+    assert.ok(!r.checks.some((c) => /^(smoke|load):/.test(c.name)), 'no smoke and no load check')
+    assert.ok(r.checks.some((c) => c.name.startsWith('http: /ready')))
+    assert.equal(await users(), before)
+  })
+
   test('verify fails, naming the broken check, when Redis is down', async () => {
     await docker.getContainer(names.redis).stop({ t: 1 })
     try {
