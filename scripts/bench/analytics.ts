@@ -72,9 +72,13 @@ function pgQuery(kind: Kind, sensor: string, spec: DataSpec): pg.QueryConfig {
 /** Runs one query and returns (buckets, events counted): the same on every system, or a wrong answer. */
 type Runner = (kind: Kind, sensor: string) => Promise<[number, number]>
 
-async function duckdbRun(conn: DuckDBConnection, q: SqlQuery): Promise<[number, number]> {
-  const rows = (await conn.runAndReadAll(q.sql, q.params as Record<string, DuckDBValue>)).getRowObjectsJS()
+/** A series' answer: (buckets, events counted). */
+function answerOf(rows: Array<{ count?: unknown }>): [number, number] {
   return [rows.length, rows.reduce((s, r) => s + Number(r.count), 0)]
+}
+
+async function duckdbRun(conn: DuckDBConnection, q: SqlQuery): Promise<[number, number]> {
+  return answerOf((await conn.runAndReadAll(q.sql, q.params as Record<string, DuckDBValue>)).getRowObjectsJS())
 }
 
 interface Series {
@@ -158,15 +162,11 @@ export async function analyticsBench(ctx: BenchContext): Promise<void> {
       // The service's own path (LocalAnalytics): a reader's prepared statement, rows as JavaScript values.
       ocean: async (kind, sensor) => {
         const q = duckdbQuery('ocean', kind, sensor, spec)
-        const rows = await svc.store.readAll(q.sql, q.params as Record<string, DuckDBValue>)
-        return [rows.length, rows.reduce((s, r) => s + Number(r.count), 0)]
+        return answerOf(await svc.store.readAll(q.sql, q.params as Record<string, DuckDBValue>))
       },
       sorted: (kind, sensor) => duckdbRun(duck.sorted, duckdbQuery('sorted', kind, sensor, spec)),
       plain: (kind, sensor) => duckdbRun(duck.plain, duckdbQuery('plain', kind, sensor, spec)),
-      pg: async (kind, sensor) => {
-        const rows = (await client.query<{ count: string }>(pgQuery(kind, sensor, spec))).rows
-        return [rows.length, rows.reduce((s, r) => s + Number(r.count), 0)]
-      },
+      pg: async (kind, sensor) => answerOf((await client.query<{ count: string }>(pgQuery(kind, sensor, spec))).rows),
     }
     const results = {
       day: await timeKind(ctx, 'day', runners, 5, 30, 120_000),

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import { root, track } from './processes.ts'
-import { startTime, treePids } from './rss.ts'
+import { killProcesses, processTree, treePids } from './rss.ts'
 
 export async function withClient<T>(url: string, f: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url })
@@ -22,16 +22,6 @@ export function requireTool(name: string, install: string): void {
   if (!found) throw new Error(`${name} not found (the baselines run it): ${install}`)
 }
 
-function killTree(pid: number): void {
-  for (const p of treePids(pid).map((x) => ({ pid: x, start: startTime(x) }))) {
-    try {
-      if (p.start !== null && startTime(p.pid) === p.start) process.kill(p.pid, 'SIGKILL')
-    } catch {
-      // exited meanwhile
-    }
-  }
-}
-
 export interface Exited {
   ms: number
   stdout: string
@@ -45,7 +35,7 @@ export async function runTimed(cmd: string, args: string[], opts: { stdout?: 'pi
   const t0 = performance.now()
   const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'] })
   const stop = track(async () => {
-    if (child.exitCode === null && child.signalCode === null && child.pid) killTree(child.pid)
+    if (child.exitCode === null && child.signalCode === null && child.pid) killProcesses(processTree(child.pid))
   })
   let stdout = ''
   let stderr = ''

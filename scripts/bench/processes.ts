@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { freePort, startRedis, type RedisServer } from '../lib/loopback-servers.ts'
 import { spawnOcean } from '../../test/helpers/ocean-process.ts'
-import { startTime, treePids } from './rss.ts'
+import { killProcesses, processTree } from './rss.ts'
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const API_KEY = 'bench-key-0123456789abcdef'
@@ -39,20 +39,14 @@ export async function stopAll(): Promise<void> {
  */
 async function terminate(pid: number, exited: Promise<unknown>, graceMs = 20_000): Promise<void> {
   // Start times guard against killing an unrelated process that reused a PID meanwhile.
-  const tree = treePids(pid).map((p) => ({ pid: p, start: startTime(p) }))
+  const tree = processTree(pid)
   try {
     process.kill(pid, 'SIGTERM')
   } catch {
     return // already gone
   }
   const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref())])
-  for (const p of inTime ? tree.slice(1) : tree) {
-    try {
-      if (p.start !== null && startTime(p.pid) === p.start) process.kill(p.pid, 'SIGKILL')
-    } catch {
-      // exited meanwhile
-    }
-  }
+  killProcesses(inTime ? tree.slice(1) : tree)
 }
 
 export interface BaselineServer {

@@ -18,6 +18,28 @@ export function startTime(pid: number): string | null {
   return stat ? (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null) : null
 }
 
+/** A process as it was when recorded: its start time tells it apart from a later one reusing the PID. */
+export interface ProcessRef {
+  pid: number
+  start: string | null
+}
+
+/** The root and all its descendants, each with its start time. */
+export function processTree(root: number): ProcessRef[] {
+  return treePids(root).map((pid) => ({ pid, start: startTime(pid) }))
+}
+
+/** SIGKILLs each recorded process that is still the same process (never one that reused its PID). */
+export function killProcesses(procs: ProcessRef[]): void {
+  for (const p of procs) {
+    try {
+      if (p.start !== null && startTime(p.pid) === p.start) process.kill(p.pid, 'SIGKILL')
+    } catch {
+      // exited meanwhile
+    }
+  }
+}
+
 /** The root and all its descendants (walks the parent links in /proc/<pid>/stat). */
 export function treePids(root: number): number[] {
   const children = new Map<number, number[]>()
