@@ -100,8 +100,7 @@ export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | 
   let copied = 0
   if (!plan.key) {
     copied = plan.targetKind === 'sqlite' ? await sqliteChunk(e, plan, null, null, 0, progress) : await duckdbChunk(e, plan, null, null, 0, progress)
-    if (plan.targetKind === 'sqlite') sqliteOf(e, plan).uniqueIndexes(plan)
-    e.checkpoints.finishCopy(plan.id)
+    await finishCopy(e, plan)
     return copied
   }
   let empty = 0
@@ -143,10 +142,16 @@ export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | 
       if (pending !== 'end') fs.rmSync(pending.file, { force: true })
     }
   }
+  await finishCopy(e, plan)
+  return copied
+}
+
+/** Every row copied: a SQLite table's deferred unique indexes built, the copy checkpointed as done,
+ * DuckDB's staging table dropped. */
+async function finishCopy(e: Engines, plan: TablePlan): Promise<void> {
   if (plan.targetKind === 'sqlite') sqliteOf(e, plan).uniqueIndexes(plan)
   e.checkpoints.finishCopy(plan.id)
   if (plan.targetKind !== 'sqlite') await duckdbOf(e, plan).dropStage()
-  return copied
 }
 
 async function sqliteChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress): Promise<number> {

@@ -11,10 +11,11 @@
 // other writers. Upserts travel in chunks of 50 000 rows that SQLite itself writes as COPY text
 // (reverse-text.ts), while PostgreSQL applies the previous chunk: staged and upserted by key, or,
 // for a chunk of integer keys none of which the table can hold (nothing between its smallest and
-// largest: rows inserted on the new side), copied straight into the table. Telemetry has no triggers (DuckDB has none, and it is
-// append-only): rows from the mark minus a lookback (late events) are compared with PostgreSQL's
-// rows of the same window (EXCEPT ALL: a multiset difference), and what PostgreSQL lacks is inserted;
-// the count ingested since the mark is reported beside it, so a gap shows.
+// largest: rows inserted on the new side), copied straight into the table. Telemetry has no
+// triggers (DuckDB has none, and it is append-only): rows from the mark minus a lookback (late
+// events) are compared with PostgreSQL's rows of the same window (EXCEPT ALL: a multiset
+// difference), and what PostgreSQL lacks is inserted; the count ingested since the mark is
+// reported beside it, so a gap shows.
 import fs from 'node:fs'
 import { Readable } from 'node:stream'
 import { duckdbOf, sqliteOf, type Engines } from './copy-table.ts'
@@ -93,8 +94,8 @@ export async function markCutover(e: Engines, plans: TablePlan[], log: Log): Pro
 
 /**
  * The latest change per key since `fromSeq`: the key's first column, then `columns` of the row as it
- * is now (op 'u') or of the change (op 'd'). One grouping pass: SQLite takes a bare column (op) of a max() aggregate from the row holding
- * the maximum, so the latest change's op comes with its seq.
+ * is now (op 'u') or of the change (op 'd'). One grouping pass: SQLite takes a bare column (op) of a
+ * max() aggregate from the row holding the maximum, so the latest change's op comes with its seq.
  */
 function latestSql(plan: TablePlan, op: 'u' | 'd', columns: string): string {
   const kc = Array.from({ length: plan.targetKey.length }, (_, i) => `k${i + 1}`).join(', ')
@@ -223,6 +224,7 @@ async function reverseSqliteTable(e: Engines, pg: PostgresSource, plan: TablePla
       cursor.return?.()
       if (sending) await sending.catch(() => undefined)
     }
+    // The delete query groups every change again: skipped when none is a delete.
     const anyDelete = sqlite.db.prepare(`SELECT 1 FROM ${CHANGES} WHERE tbl = ? AND seq > ? AND seq <= ? AND op = 'd' LIMIT 1`).get(...args)
     if (anyDelete) {
       await pg.query(`CREATE TEMP TABLE migrate_rev_del (${keyCols.map((_, i) => `k${i} text`).join(', ')}) ON COMMIT DROP`)

@@ -8,7 +8,9 @@ import type Database from 'better-sqlite3'
 import { openSqlite } from '../../../services/ocean/src/stores/sqlite-db.ts'
 import { OpsError } from '../ops-error.ts'
 import type { SqliteValue } from './canonical-row.ts'
+import { RowSum, type Checksum } from './checksum.ts'
 import type { TablePlan, TargetColumnInfo } from './mapping.ts'
+import type { RowConverter } from './row-converter.ts'
 
 export const SQLITE_FILE = 'ocean.db'
 
@@ -141,12 +143,6 @@ export class SqliteTarget {
     }
   }
 
-  /** Rows of the plan's target columns (integers as BigInt), optionally within a key range (lo, hi]. */
-  rows(plan: TablePlan, lo: SqliteValue[] | null = null, hi: SqliteValue[] | null = null): IterableIterator<unknown[]> {
-    const { sql, params } = rangeRowsSql(plan, lo, hi)
-    return this.db.prepare(sql).raw(true).safeIntegers(true).iterate(...params) as IterableIterator<unknown[]>
-  }
-
   count(plan: TablePlan): number {
     return Number((this.db.prepare(`SELECT count(*) AS n FROM ${q(plan.targetTable)}`).get() as { n: number }).n)
   }
@@ -169,8 +165,25 @@ export class SqliteTarget {
   }
 }
 
-/** The SELECT of the plan's target columns within a key range (lo, hi] (either end open when null). */
-export function rangeRowsSql(plan: TablePlan, lo: SqliteValue[] | null, hi: SqliteValue[] | null): { sql: string; params: SqliteValue[] } {
+/**
+ * Count and checksum of the target's rows, in canonical form, within the source key range (lo, hi]
+ * (the whole table when the plan's ranges do not line up), on any connection to the file: the
+ * verification's, or the copy's read-back worker's (target-sums.ts). `each` sees every canonical row.
+ */
+export function targetRangeSum(db: Database.Database, conv: RowConverter, lo: string[] | null, hi: string[] | null, each?: (canon: (string | null)[]) => void): Checksum {
+  const plan = conv.plan
+  const { sql, params } = rangeRowsSql(plan, lo && plan.rangeVerifiable ? conv.storeKey(lo) : null, hi && plan.rangeVerifiable ? conv.storeKey(hi) : null)
+  const sum = new RowSum()
+  for (const values of db.prepare(sql).raw(true).safeIntegers(true).iterate(...params)) {
+    const canon = conv.fromTarget(values as unknown[])
+    sum.add(canon)
+    each?.(canon)
+  }
+  return sum.checksum()
+}
+
+/** The SELECT of the plan's target columns (integers as BigInt) within a key range (lo, hi] (either end open when null). */
+function rangeRowsSql(plan: TablePlan, lo: SqliteValue[] | null, hi: SqliteValue[] | null): { sql: string; params: SqliteValue[] } {
   const k = `(${plan.targetKey.map(q).join(', ')})`
   const ph = `(${plan.targetKey.map(() => '?').join(', ')})`
   const conds: string[] = []

@@ -1,12 +1,11 @@
 // The worker side of target-sums.ts: reads committed chunks of a SQLite target back on a read-only
-// connection of its own and answers each with its checksum over the canonical row form, exactly as
-// the verification computes it (RowConverter.fromTarget + RowSum) — on another core than the copy.
+// connection of its own and answers each with its checksum over the canonical row form, computed as
+// the verification computes it (targetRangeSum) — on another core than the copy.
 import { parentPort } from 'node:worker_threads'
 import Database from 'better-sqlite3'
-import { RowSum } from './checksum.ts'
 import type { TablePlan } from './mapping.ts'
 import { RowConverter } from './row-converter.ts'
-import { rangeRowsSql } from './target-sqlite.ts'
+import { targetRangeSum } from './target-sqlite.ts'
 import type { SumReply, SumRequest } from './target-sums.ts'
 
 if (!parentPort) throw new Error('target-sums-thread runs as a worker thread')
@@ -25,13 +24,7 @@ function answer(req: SumRequest): SumReply {
     conv = new RowConverter(JSON.parse(req.planJson) as TablePlan)
     converters.set(req.planJson, conv)
   }
-  const plan = conv.plan
-  const lo = req.lo && plan.rangeVerifiable ? conv.storeKey(req.lo) : null
-  const hi = req.hi && plan.rangeVerifiable ? conv.storeKey(req.hi) : null
-  const { sql, params } = rangeRowsSql(plan, lo, hi)
-  const sum = new RowSum()
-  for (const values of db.prepare(sql).raw(true).safeIntegers(true).iterate(...params)) sum.add(conv.fromTarget(values as unknown[]))
-  return { id: req.id, checksum: sum.checksum() }
+  return { id: req.id, checksum: targetRangeSum(db, conv, req.lo, req.hi) }
 }
 
 port.on('message', (req: SumRequest | 'close') => {

@@ -13,6 +13,7 @@ import type { TablePlan } from './mapping.ts'
 import type { Log } from './progress.ts'
 import { TableProgress } from './progress.ts'
 import { RowConverter } from './row-converter.ts'
+import { targetRangeSum } from './target-sqlite.ts'
 
 export interface TableVerdict {
   ok: boolean
@@ -101,16 +102,7 @@ async function sourceSum(e: Engines, plan: TablePlan, lo: string[] | null, hi: s
 }
 
 function targetSum(e: Engines, plan: TablePlan, conv: RowConverter, lo: string[] | null, hi: string[] | null, each?: (canon: (string | null)[]) => void): Checksum {
-  const sqlite = sqliteOf(e, plan)
-  const sum = new RowSum()
-  const l = lo && plan.rangeVerifiable ? conv.storeKey(lo) : null
-  const h = hi && plan.rangeVerifiable ? conv.storeKey(hi) : null
-  for (const values of sqlite.rows(plan, l, h)) {
-    const canon = conv.fromTarget(values)
-    sum.add(canon)
-    each?.(canon)
-  }
-  return sum.checksum()
+  return targetRangeSum(sqliteOf(e, plan).db, conv, lo, hi, each)
 }
 
 interface Side {

@@ -5,11 +5,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
-import { RowSum } from '../../../runbooks/lib/migrate/checksum.ts'
 import { buildPlans } from '../../../runbooks/lib/migrate/mapping.ts'
 import { RowConverter } from '../../../runbooks/lib/migrate/row-converter.ts'
 import { serviceSchema } from '../../../runbooks/lib/migrate/run-migration.ts'
-import { SqliteTarget } from '../../../runbooks/lib/migrate/target-sqlite.ts'
+import { SqliteTarget, targetRangeSum } from '../../../runbooks/lib/migrate/target-sqlite.ts'
 import { TargetSums } from '../../../runbooks/lib/migrate/target-sums.ts'
 import type { SourceColumn } from '../../../runbooks/lib/migrate/type-rules.ts'
 
@@ -36,13 +35,8 @@ describe('TargetSums: chunks read back in a worker thread', () => {
     fs.rmSync(dir, { recursive: true, force: true })
   })
 
-  /** What verify-table's targetSum computes on this thread. */
-  const here = (lo: string[] | null, hi: string[] | null) => {
-    const conv = new RowConverter(plan!)
-    const sum = new RowSum()
-    for (const v of target.rows(plan!, lo ? conv.storeKey(lo) : null, hi ? conv.storeKey(hi) : null)) sum.add(conv.fromTarget(v))
-    return sum.checksum()
-  }
+  /** What the verification computes on this thread, on its own connection. */
+  const here = (lo: string[] | null, hi: string[] | null) => targetRangeSum(target.db, new RowConverter(plan!), lo, hi)
 
   it('answers each chunk with the checksum the verification computes', async () => {
     target.ensureTable(plan!)
