@@ -8,7 +8,7 @@ import { advanceSequences, freezeNew, freezeOld, moveFloatingIp, openSides, soak
 import { waitReady } from './lib/migrate/on-new-host.ts'
 import type { Inventory } from './lib/inventory.ts'
 import { OpsError } from './lib/ops-error.ts'
-import type { Runbook } from './lib/runbook.ts'
+import { stepTimingsTable, type Runbook, type StepTiming } from './lib/runbook.ts'
 
 export interface CutoverOptions {
   /** Seconds the client address is watched after the move (default 10). */
@@ -23,7 +23,7 @@ export interface CutoverReport {
   /** From the old side's freeze to the floating IP answering on the new side. */
   writeFreezeMs: number | null
   backup?: { file: string; sha256: string; bytes: number; tables: number }
-  steps: Array<{ step: string; ms: number; result: string }>
+  steps: StepTiming[]
   rolledBack: boolean
   /** Per table, as the final sync verified it (rows and checksums on both sides). */
   parity: Array<{ table: string; target: string; sourceRows: number | null; targetRows: number | null; sourceChecksum: string | null; targetChecksum: string | null; status: string }>
@@ -138,6 +138,16 @@ function finish(rb: Runbook, report: CutoverReport, extra: Partial<CutoverReport
   return report
 }
 
+/** The final delta's verdict per table as a Markdown table (the cutover's and the rehearsal's reports); none without tables. */
+export function parityTable(parity: CutoverReport['parity']): string[] {
+  if (!parity.length) return []
+  return [
+    '| table | target | source rows | target rows | checksums | status |',
+    '|---|---|---|---|---|---|',
+    ...parity.map((t) => `| ${t.table} | ${t.target} | ${t.sourceRows ?? '–'} | ${t.targetRows ?? '–'} | ${t.sourceChecksum === t.targetChecksum ? 'equal' : 'DIFFER'} | ${t.status} |`),
+  ]
+}
+
 export function cutoverMarkdown(r: CutoverReport): string {
   const lines = [
     `# Cutover ${r.ok ? 'done' : 'FAILED'} (${r.startedAt})`,
@@ -146,12 +156,9 @@ export function cutoverMarkdown(r: CutoverReport): string {
     r.rolledBack ? `\nRolled back automatically: ${r.error}` : '',
     r.backup ? `\nBackup: \`${r.backup.file}\`, ${r.backup.tables} tables, ${(r.backup.bytes / 1e6).toFixed(1)} MB, sha256 \`${r.backup.sha256}\`` : '',
     '',
-    '| step | time | result |',
-    '|---|---|---|',
-    ...r.steps.map((x) => `| ${x.step} | ${(x.ms / 1000).toFixed(2)} s | ${x.result} |`),
+    ...stepTimingsTable(r.steps),
     '',
-    ...(r.parity.length ? ['| table | target | source rows | target rows | checksums | status |', '|---|---|---|---|---|---|'] : []),
-    ...r.parity.map((t) => `| ${t.table} | ${t.target} | ${t.sourceRows ?? '–'} | ${t.targetRows ?? '–'} | ${t.sourceChecksum === t.targetChecksum ? 'equal' : 'DIFFER'} | ${t.status} |`),
+    ...parityTable(r.parity),
     '',
   ]
   return lines.join('\n')

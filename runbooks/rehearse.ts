@@ -10,7 +10,7 @@ import { installLegacyApi, LEGACY_UNIT } from '../scripts/lab/legacy-api.ts'
 import { labInventory, secretFile, writeLabInventory } from '../scripts/lab/lab-inventory.ts'
 import type { SeedSize } from '../scripts/lab/lab-state.ts'
 import { HetznerStandin } from '../scripts/standins/hetzner-api.ts'
-import { cutover, type CutoverReport } from './cutover.ts'
+import { cutover, parityTable, type CutoverReport } from './cutover.ts'
 import { prepareCutover } from './prepare.ts'
 import { deploy } from './deploy.ts'
 import { closeHosts, connectHost } from './lib/host/connect.ts'
@@ -250,6 +250,6 @@ export function rehearseMarkdown(r: RehearseReport): string {
     r.mysql ? `- old host CPU: ${r.mysql.cpuBefore.toFixed(0)} % before MySQL removal, ${r.mysql.cpuAfter?.toFixed(0) ?? '?'} % after; ${r.mysql.removed} MySQL processes removed; ${r.mysql.respawned} respawned` : '',
     r.verification ? `- verification: ${r.verification.ok ? 'passed' : `FAILED (${r.verification.failed.join(', ')})`}, ${r.verification.checks} checks` : '',
     '',
-    ...(r.cutover?.parity.length ? ['## Data parity at the cutover (final delta, verified)', '', '| table | target | source rows | target rows | checksums |', '|---|---|---|---|---|', ...r.cutover.parity.map((t) => `| ${t.table} | ${t.target} | ${t.sourceRows ?? '–'} | ${t.targetRows ?? '–'} | ${t.sourceChecksum === t.targetChecksum ? 'equal' : 'DIFFER'} |`), ''] : []),
+    ...(r.cutover?.parity.length ? ['## Data parity at the cutover (final delta, verified)', '', ...parityTable(r.cutover.parity), ''] : []),
   ].join('\n')
 }

@@ -5,9 +5,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { advanceSequences, freezeNew, moveFloatingIp, openSides, soak, startOldApp, syncOnNewHost, unfreezeOldDb } from './lib/cutover/sides.ts'
 import type { Inventory } from './lib/inventory.ts'
+import { reverseTable } from './lib/migrate/report.ts'
 import type { ReverseResult } from './lib/migrate/reverse.ts'
 import { OpsError } from './lib/ops-error.ts'
-import type { Runbook } from './lib/runbook.ts'
+import { stepTimingsTable, type Runbook, type StepTiming } from './lib/runbook.ts'
 
 export interface RollbackReport {
   ok: boolean
@@ -15,7 +16,7 @@ export interface RollbackReport {
   /** From the new side's freeze until the floating IP answers on the old side. */
   writeFreezeMs: number | null
   reverse: ReverseResult[]
-  steps: Array<{ step: string; ms: number; result: string }>
+  steps: StepTiming[]
   alreadyDone?: boolean
 }
 
@@ -71,13 +72,9 @@ function write(rb: Runbook, report: RollbackReport, dir = 'reports'): RollbackRe
       '',
       report.alreadyDone ? 'The floating IP was on the old server already.' : `Write freeze: **${report.writeFreezeMs === null ? '–' : `${(report.writeFreezeMs / 1000).toFixed(2)} s`}**`,
       '',
-      '| table | upserted | deleted | note |',
-      '|---|---|---|---|',
-      ...report.reverse.map((x) => `| ${x.table} | ${x.upserted} | ${x.deleted} | ${x.skipped ?? (x.newSinceMark !== undefined ? `${x.newSinceMark} ingested since the mark` : '')} |`),
+      ...reverseTable(report.reverse),
       '',
-      '| step | time | result |',
-      '|---|---|---|',
-      ...report.steps.map((x) => `| ${x.step} | ${(x.ms / 1000).toFixed(2)} s | ${x.result} |`),
+      ...stepTimingsTable(report.steps),
       '',
     ]
     fs.writeFileSync(`${base}.md`, md.join('\n'))

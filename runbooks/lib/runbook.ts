@@ -38,7 +38,7 @@ export interface StepApi {
 export class Runbook {
   readonly log: Log
   private readonly done: Set<string>
-  private readonly timings: Array<{ step: string; ms: number; result: string }> = []
+  private readonly timings: StepTiming[] = []
   private refresh?: NodeJS.Timeout
 
   private constructor(
@@ -114,7 +114,7 @@ export class Runbook {
   }
 
   /** Step times so far, for reports. */
-  stepTimings(): Array<{ step: string; ms: number; result: string }> {
+  stepTimings(): StepTiming[] {
     return [...this.timings]
   }
 
@@ -155,4 +155,16 @@ export async function runRunbook<T>(name: string, opts: RunbookOptions, body: (r
 
 export function fmtMs(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(0)} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`
+}
+
+/** A step of a finished run: its name, how long it took, what it did. */
+export interface StepTiming {
+  step: string
+  ms: number
+  result: string
+}
+
+/** A run's steps as a Markdown table (the cutover's and the rollback's reports). */
+export function stepTimingsTable(steps: StepTiming[]): string[] {
+  return ['| step | time | result |', '|---|---|---|', ...steps.map((x) => `| ${x.step} | ${(x.ms / 1000).toFixed(2)} s | ${x.result} |`)]
 }

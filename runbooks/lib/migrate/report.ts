@@ -121,12 +121,17 @@ export function toMarkdown(r: MigrationReport): string {
     out.push(`## ${t.table} -> ${t.target}`, '', `Key: ${t.key ?? 'none'}; ${t.chunks} chunk(s).`, '', ...lines)
   }
   if (r.foreignKeyViolations.length) out.push('## Foreign key violations in the SQLite target', '', ...r.foreignKeyViolations.map((v) => `- ${v}`), '')
-  if (r.reverse) {
-    out.push('## Reverse sync', '', '| Table | Upserted | Deleted | Note |', '|---|---:|---:|---|')
-    for (const x of r.reverse) out.push(`| ${cell(x.table)} | ${x.upserted} | ${x.deleted} | ${cell(x.skipped ?? (x.newSinceMark !== undefined ? `${x.newSinceMark} ingested since the mark` : ''))} |`)
-    out.push('')
-  }
+  if (r.reverse) out.push('## Reverse sync', '', ...reverseTable(r.reverse), '')
   return out.join('\n')
+}
+
+/** What a reverse sync wrote back, per table, as a Markdown table (this report's and the rollback's). */
+export function reverseTable(results: ReverseResult[]): string[] {
+  return [
+    '| Table | Upserted | Deleted | Note |',
+    '|---|---:|---:|---|',
+    ...results.map((x) => `| ${cell(x.table)} | ${x.upserted} | ${x.deleted} | ${cell(x.skipped ?? (x.newSinceMark !== undefined ? `${x.newSinceMark} ingested since the mark` : ''))} |`),
+  ]
 }
 
 /** Writes <dir>/migrate-data-<mode>-<time>.{json,md}; returns the two paths. */
