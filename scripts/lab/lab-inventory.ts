@@ -21,7 +21,7 @@ export function secretFile(dir: string, name: string, value?: string): string {
   return `file:${file}`
 }
 
-export function labInventory(lab: Lab, extra: Partial<Inventory> = {}): Inventory {
+export function labInventory(lab: Lab): Inventory {
   const host = (h: Lab['old']) => ({ address: '127.0.0.1', port: h.sshPort, user: h.user, identityFile: lab.identityFile, knownHostsFile: lab.knownHostsFile, labAddress: h.address })
   return {
     schemaVersion: 1,
@@ -43,7 +43,6 @@ export function labInventory(lab: Lab, extra: Partial<Inventory> = {}): Inventor
       url: `postgres://${lab.oldDb.pgUser}@127.0.0.1:${lab.oldDb.pgPort}/${lab.oldDb.pgDatabase}`,
       password: secretFile(lab.dir, 'old-postgres-password', lab.oldDb.pgPassword),
     },
-    ...extra,
   }
 }
 
