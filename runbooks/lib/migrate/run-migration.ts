@@ -98,18 +98,6 @@ function planLines(plans: TablePlan[]): string[] {
   return out
 }
 
-/** The mapping a journal's copy was made with (as --mapping gave it), if any. */
-export function storedMapping(journal: string): MappingFile | undefined {
-  if (!fs.existsSync(journal)) return undefined
-  const cp = Checkpoints.open(journal)
-  try {
-    const text = cp.meta('mapping')
-    return text ? parseMappingFile(text, `the mapping recorded in ${journal}`) : undefined
-  } finally {
-    cp.close()
-  }
-}
-
 export async function runMigration(opts: MigrateOptions): Promise<MigrationOutcome> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const startedAt = new Date().toISOString()
@@ -123,9 +111,12 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
   try {
     log(`source ${main.redacted}: introspecting`)
     const tables = await main.introspect()
+    // A plan reads the journal if there is one; every other mode keeps its state there.
+    checkpoints = opts.mode !== 'plan' || fs.existsSync(opts.journal) ? Checkpoints.open(opts.journal) : undefined
     // Without --mapping, a run uses the mapping the journal's copy was made with (the cutover's and
     // the rollback's runs on the new host pass none); with one, the journal keeps it for them.
-    const stored = opts.mapping ? undefined : storedMapping(opts.journal)
+    const recorded = opts.mapping ? undefined : checkpoints?.meta('mapping')
+    const stored = recorded ? parseMappingFile(recorded, `the mapping recorded in ${opts.journal}`) : undefined
     if (stored) log('mapping: the one this journal\'s copy was made with')
     const mapping = opts.mapping ?? stored ?? {}
     const plans = buildPlans(main.engine, tables, mapping, serviceSchema(), { defaultChunkRows: opts.chunkRows, duckdbChunkRows: opts.duckdbChunkRows }).filter(
@@ -149,16 +140,13 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     if (opts.mode === 'plan') {
       log(`plan: ${plans.length} table(s); nothing is changed`)
       for (const line of planLines(plans)) log(line)
-      const cp = fs.existsSync(opts.journal) ? Checkpoints.open(opts.journal) : undefined
-      try {
-        const r = report(plans.map((p) => (cp ? tableReport(p, cp) : planOnlyReport(p))), true)
-        return { report: r, files: opts.reportDir ? writeReport(opts.reportDir, r) : undefined, plans }
-      } finally {
-        cp?.close()
-      }
+      const cp = checkpoints
+      const r = report(plans.map((p) => (cp ? tableReport(p, cp) : planOnlyReport(p))), true)
+      return { report: r, files: opts.reportDir ? writeReport(opts.reportDir, r) : undefined, plans }
     }
 
-    checkpoints = Checkpoints.open(opts.journal)
+    // Every mode but a plan opened (or made) the journal above.
+    if (!checkpoints) throw new Error(`the journal ${opts.journal} is not open`)
     const sourceName = opts.sourceName ? redactUrl(opts.sourceName) : main.redacted
     const journalSource = checkpoints.meta('source')
     if (journalSource && journalSource !== sourceName) {
