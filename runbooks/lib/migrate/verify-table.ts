@@ -137,7 +137,7 @@ function repairDiff(e: Engines, plan: TablePlan, diff: RowDiff, source: Side): n
   const upserts = [...diff.missing, ...diff.changed]
   writer.begin()
   try {
-    for (const k of upserts) writer.put(source.rows.get(k) as SqliteValue[])
+    for (const k of upserts) writer.put(source.rows.get(k) as SqliteValue[], () => k)
     writer.commit()
   } catch (err) {
     writer.rollback()

@@ -1,5 +1,6 @@
 // A generic SQLite table's unique indexes: deferred while a copy fills the empty table, built once
 // at its end, and a duplicate (which the index would have refused row by row) named with its keys.
+// The writer's many rows per statement: the same result as one by one, and a refused row named.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -72,4 +73,53 @@ describe('SqliteTarget: unique indexes of a generic table', () => {
       t.close()
     }
   })
+})
+
+describe('SqliteTarget: the writer puts many rows in one statement', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'target-sqlite-w-'))
+  after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const [plan] = buildPlans('postgres', [invoices], { preset: 'none' }, serviceSchema())
+  const rows = (t: SqliteTarget) => t.db.prepare('SELECT id, number FROM invoices ORDER BY id').raw(true).all()
+
+  it('upserts as one row at a time would: a key seen twice keeps its last values, whatever the batch', () => {
+    const t = SqliteTarget.open(path.join(dir, 'a'))
+    try {
+      t.ensureTable(plan!)
+      const w = t.writer(plan!)
+      w.begin()
+      // 70 rows: two full statements and six rows put one by one at commit; key 5 again in each part.
+      for (let i = 1; i <= 64; i++) w.put([i, `INV-${i}`])
+      w.put([5, 'INV-5b'])
+      for (let i = 65; i <= 69; i++) w.put([i, `INV-${i}`])
+      w.commit()
+      const got = rows(t)
+      assert.equal(got.length, 69)
+      assert.deepEqual(got[4], [5, 'INV-5b'])
+      assert.deepEqual(got[68], [69, 'INV-69'])
+    } finally {
+      t.close()
+    }
+  })
+
+  for (const at of [20, 66]) {
+    it(`names the row the target refuses (row ${at}: ${at <= 64 ? 'inside a many-row statement' : 'put one by one at commit'}) and leaves nothing after the rollback`, () => {
+      const t = SqliteTarget.open(path.join(dir, `b${at}`))
+      try {
+        t.ensureTable(plan!)
+        const w = t.writer(plan!)
+        w.begin()
+        assert.throws(
+          () => {
+            for (let i = 1; i <= 70; i++) w.put(i === at ? [i, null] : [i, `INV-${i}`], () => `[${i}]`)
+            w.commit()
+          },
+          (e: Error & { code?: string }) => e.code === 'OPS_E_MIGRATE_CONFLICT' && e.message.includes(`key [${at}]`) && /NOT NULL/.test(e.message),
+        )
+        w.rollback()
+        assert.deepEqual(rows(t), [])
+      } finally {
+        t.close()
+      }
+    })
+  }
 })
