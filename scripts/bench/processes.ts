@@ -93,7 +93,7 @@ export interface OceanInstance {
 }
 
 /**
- * Ocean as `npm run ocean` runs it (services/ocean/src/main.ts), with a fresh redis-server and data
+ * Ocean as its image runs it (services/ocean/runtime.ts: bundled, same flags), with a fresh redis-server and data
  * directory. apiProcesses 0 = one process; N = supervisor + engine + N API processes.
  */
 export async function startOcean(apiProcesses: number, opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<OceanInstance> {

@@ -1,9 +1,11 @@
-// Runs the Ocean service as real processes (services/ocean/src/main.ts), for tests that kill them.
+// Runs the Ocean service as real processes, the way its image runs them (services/ocean/runtime.ts:
+// src/ bundled, the same node flags and environment), for tests and benchmarks that kill or measure them.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../../scripts/lib/loopback-servers.ts'
+import { bundleService, runtimeCommand } from '../../services/ocean/runtime.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -16,11 +18,15 @@ export interface OceanProcess {
   stop(): Promise<number | null>
 }
 
+let bundled: Promise<string> | null = null
+
 export async function spawnOcean(env: Record<string, string>, port?: number): Promise<OceanProcess> {
   const p = port ?? (await freePort())
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/ocean/src/main.ts'], {
+  // Bundled once per process, from the sources as they are now.
+  const runtime = runtimeCommand(await (bundled ??= bundleService()))
+  const child = spawn(process.execPath, runtime.args, {
     cwd: root,
-    env: { ...process.env, OCEAN_PORT: String(p), OCEAN_HOST: '127.0.0.1', OCEAN_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, ...runtime.env, OCEAN_PORT: String(p), OCEAN_HOST: '127.0.0.1', OCEAN_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''

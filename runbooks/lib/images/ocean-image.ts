@@ -1,11 +1,12 @@
-// The Ocean image: stage a build context (package.json, src/, the production node_modules
-// copied from this checkout's install) and build services/ocean/Dockerfile from it. The tag
+// The Ocean image: stage a build context (package.json, src/ and its bundle, the production
+// node_modules copied from this checkout's install) and build services/ocean/Dockerfile from it. The tag
 // is a content hash of the lockfile, the sources and the Dockerfile: same inputs, same image.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
 import { OpsError } from '../ops-error.ts'
+import { bundleService } from '../../../services/ocean/runtime.ts'
 import { buildImage, contentHash, ensureNodeBase, imageExists, type Log } from './local-images.ts'
 
 const WORKSPACE = '@ocean-ops/ocean'
@@ -24,6 +25,7 @@ export function oceanImageTag(repoRoot: string): string {
     { path: path.join(svc, 'package.json') },
     { path: path.join(svc, 'Dockerfile') },
     { path: path.join(svc, 'src') },
+    { path: path.join(svc, 'runtime.ts') },
     ...ENGINE_PATHS.map((p) => ({ path: path.join(repoRoot, p) })),
     // How the context is staged is an input too (it writes runbooks/package.json).
     { path: path.join(repoRoot, 'runbooks/lib/images/ocean-image.ts') },
@@ -105,6 +107,8 @@ export async function stageOceanContext(repoRoot: string, dir: string): Promise<
   fs.mkdirSync(path.join(dir, 'services/ocean/node_modules'), { recursive: true })
   fs.cpSync(path.join(svc, 'src'), path.join(dir, 'services/ocean/src'), { recursive: true })
   fs.copyFileSync(path.join(svc, 'package.json'), path.join(dir, 'services/ocean/package.json'))
+  // What the image runs: src/ bundled (src/ itself stays: the migration engine imports from it).
+  await bundleService(path.join(dir, 'services/ocean'))
   fs.copyFileSync(path.join(svc, 'Dockerfile'), path.join(dir, 'Dockerfile'))
 }
 

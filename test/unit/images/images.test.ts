@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
 import { test } from 'node:test'
+import { BUNDLE, NODE_FLAGS, RUNTIME_ENV, SERVICE_DIR } from '../../../services/ocean/runtime.ts'
 import { parseAptMirror } from '../../../runbooks/lib/images/apt-mirror.ts'
 import { contentHash } from '../../../runbooks/lib/images/local-images.ts'
 import { prodDependencyDirs } from '../../../runbooks/lib/images/ocean-image.ts'
@@ -31,4 +34,16 @@ test('content hash changes with any input and not otherwise', () => {
   assert.equal(contentHash(['a', 'b']), contentHash(['a', 'b']))
   assert.notEqual(contentHash(['a', 'b']), contentHash(['ab']))
   assert.match(contentHash(['x']), /^[0-9a-f]{16}$/)
+})
+
+test('the Ocean image runs the bundle with the flags and environment the benchmarks measure', () => {
+  const dockerfile = fs.readFileSync(path.join(SERVICE_DIR, 'Dockerfile'), 'utf8')
+  const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1]
+  assert.ok(cmd, 'the Dockerfile has an exec-form CMD')
+  assert.deepEqual(JSON.parse(cmd), ['node', ...NODE_FLAGS, BUNDLE])
+  // The runtime stage's ENV instruction (after its last FROM), continued over backslashed lines.
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
+  const env = /^ENV ((?:.*\\\n)*.*)$/m.exec(runtime)?.[1] ?? ''
+  const vars = Object.fromEntries(env.split(/\\\n|\s+/).map((t) => t.trim()).filter(Boolean).map((t) => t.split('=') as [string, string]))
+  for (const [k, v] of Object.entries(RUNTIME_ENV)) assert.equal(vars[k], v, `ENV ${k}=${v} in the image`)
 })
