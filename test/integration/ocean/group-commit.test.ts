@@ -1,6 +1,7 @@
 // Single events arriving together are added to the Redis buffer in one round trip (group commit):
 // each is answered 202 only once Redis holds it, with the id of the entry that holds it, and each is
-// stored exactly once.
+// stored exactly once. On the DuckDB side, a trickle of single events is stored in a few transactions
+// (the worker lingers after draining the stream), not one per event.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
@@ -37,5 +38,32 @@ describe('single-event ingest, group commit', () => {
     await h.waitForRows(n)
     const s = (await h.api('GET', '/api/ocean/analytics/sensor/group-1/stats')).json()
     assert.deepEqual([s.count, s.min, s.max, s.avg], [n, 1, n, (n + 1) / 2])
+  })
+})
+
+/** DuckDB append transactions the worker has committed (the db timing histogram's count). */
+async function appends(): Promise<number> {
+  const text = (await h.api('GET', '/metrics')).body
+  const m = /^ocean_db_duration_seconds_count\{[^}]*db="duckdb"[^}]*op="append"[^}]*\} (\d+)$/m.exec(text) ?? /^ocean_db_duration_seconds_count\{[^}]*op="append"[^}]*db="duckdb"[^}]*\} (\d+)$/m.exec(text)
+  return m ? Number(m[1]) : 0
+}
+
+describe('ingest worker under a trickle of single events', () => {
+  it('stores them in about one transaction per 100 ms, not one per event', async () => {
+    const before = await appends()
+    const stored = await h.engine.store.totalRows()
+    const n = 150
+    const t0 = performance.now()
+    for (let i = 0; i < n; i++) {
+      const r = await h.api('POST', '/api/ocean/telemetry/ingest', { sensor_id: 'trickle-1', value: i })
+      assert.equal(r.statusCode, 202)
+      await new Promise((res) => setTimeout(res, 4))
+    }
+    await h.waitForRows(stored + n)
+    const ms = performance.now() - t0
+    const commits = (await appends()) - before
+    // One read per event (each arrives alone in its entry) would make ~150 transactions.
+    assert.ok(commits <= Math.ceil(ms / 100) + 3, `${commits} DuckDB transactions for ${n} events over ${ms.toFixed(0)} ms`)
+    assert.ok(commits >= 1)
   })
 })
