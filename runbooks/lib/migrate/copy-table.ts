@@ -180,9 +180,7 @@ export async function writeRowsToSqlite(e: Engines, plan: TablePlan, conv: RowCo
   writer.begin()
   try {
     await e.source.scan(req, (row) => {
-      const at = ++position
-      const key = plan.key ? conv.keyText(row) : null
-      const rowKey = () => (key ? JSON.stringify(key) : `row ${at}`)
+      const rowKey = rowKeyOf(plan.key ? conv.keyText(row) : null, ++position)
       let converted
       try {
         converted = conv.convert(row, rowKey)
@@ -202,6 +200,12 @@ export async function writeRowsToSqlite(e: Engines, plan: TablePlan, conv: RowCo
     writer.rollback()
     throw err
   }
+}
+
+/** How errors and coercions name a row: its source key, else its position. (Not a named closure
+ * per row: under tsx each of those costs a __name call, a few per cent of a SQLite copy.) */
+function rowKeyOf(key: string[] | null, at: number): () => string {
+  return () => (key ? JSON.stringify(key) : `row ${at}`)
 }
 
 /** Streams a chunk of the source as CSV into DuckDB's staging table. */

@@ -8,9 +8,12 @@ import {
   codecFor,
   epochMsFromIso,
   isoFromSourceDate,
+  isoFromSourceDateGeneral,
   isoFromSourceTimestamp,
+  isoFromSourceTimestampGeneral,
   isoFromStoredTimestamp,
   normalizeDecimal,
+  normalizeDecimalGeneral,
   normalizeInt,
   storedTimestamp,
   transformFor,
@@ -160,5 +163,54 @@ describe('codecs', () => {
     assert.equal(s.reversible, false)
     assert.equal(transformFor('epoch-ms', 'timestamp').produces, 'int')
     assert.throws(() => transformFor('epoch-ms', 'text'), /needs a timestamp/)
+  })
+})
+
+describe('fast paths agree with the general normalizers', () => {
+  // A small deterministic generator (mulberry32): the same values on every run.
+  let seed = 0x5eed
+  const rnd = () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T
+  const digits = (n: number) => Array.from({ length: n }, () => String(Math.floor(rnd() * 10))).join('')
+  const outcome = (f: () => unknown) => {
+    try {
+      return JSON.stringify(f())
+    } catch (e) {
+      return `throws ${(e as Error).message}`
+    }
+  }
+
+  it('decimals', () => {
+    for (let i = 0; i < 20_000; i++) {
+      const int = pick(['', '0', '00', digits(1), digits(1 + Math.floor(rnd() * 30))])
+      const frac = pick(['', '.', `.${digits(1 + Math.floor(rnd() * 12))}`, `.${digits(2)}0`, '.0', '.000'])
+      const text = `${pick(['', '', '-', '+', ' '])}${int}${frac}${pick(['', '', ' '])}`
+      assert.equal(normalizeDecimal(text), normalizeDecimalGeneral(text), JSON.stringify(text))
+    }
+    for (const t of ['0', '-0', '-0.000', '0.50', '10.0', '100', '-.5', '5.', 'NaN', '-Infinity']) assert.equal(normalizeDecimal(t), normalizeDecimalGeneral(t), t)
+  })
+
+  it('timestamps and dates', () => {
+    const two = (max: number) => String(Math.floor(rnd() * (max + 1))).padStart(2, '0')
+    for (let i = 0; i < 20_000; i++) {
+      const year = pick([digits(4), digits(4), '0000', '9999', digits(5), digits(6)])
+      const date = `${year}-${two(13)}-${two(32)}`
+      const ts = `${date}${pick([' ', ' ', 'T'])}${two(24)}:${two(59)}:${two(60)}${pick(['', `.${digits(1 + Math.floor(rnd() * 6))}`, '.000000', '.1234567'])}${pick(['', '+00', '+00', '-08', '+05:30', '+00:00', 'Z', '+14:00:05'])}${pick(['', '', '', ' BC'])}`
+      assert.equal(outcome(() => isoFromSourceTimestamp(ts)), outcome(() => isoFromSourceTimestampGeneral(ts)), ts)
+      const d = `${date}${pick(['', '', ' BC', ' '])}`
+      assert.equal(outcome(() => isoFromSourceDate(d)), outcome(() => isoFromSourceDateGeneral(d)), d)
+      let iso: string | null = null
+      try {
+        iso = isoFromSourceTimestampGeneral(ts).iso
+      } catch {
+        // not a timestamp: nothing to store
+      }
+      if (iso) assert.equal(storedTimestamp(iso), /\.\d{3}000Z$/.test(iso) ? iso.slice(0, -4) + 'Z' : iso, iso)
+    }
   })
 })
