@@ -164,5 +164,12 @@ describe('migrate-data lifecycle, real PostgreSQL', () => {
     const lines: string[] = []
     await assert.rejects(runMigration(s.options(server.url, { mode: 'delta', log: (l) => lines.push(l) })), (e: Error & { code?: string }) => e.code === 'OPS_E_MIGRATE_MISMATCH' && /telemetry/.test(e.message) && /1 only in target/.test(e.message))
     assert.ok(lines.some((l) => /reading it all again/.test(l)), lines.join('\n'))
+    // A row changed as well: missing from the target as it is now, named by its source key.
+    const id = await scalar('SELECT min(id) FROM telemetry WHERE value IS NOT NULL AND id > 1500')
+    await client.query('UPDATE telemetry SET value = value + 1 WHERE id = $1', [id])
+    await assert.rejects(
+      runMigration(s.options(server.url, { mode: 'delta' })),
+      (e: Error & { code?: string }) => e.code === 'OPS_E_MIGRATE_MISMATCH' && e.message.includes(`1 missing or different in target (source id from ${id} to ${id}`) && /2 only in target/.test(e.message),
+    )
   })
 })
