@@ -7,6 +7,7 @@ import { affinity, storable, transformFor, TRANSFORMS, type Transform } from './
 import { defaultWatermark, pagingKey, qualifiedName, type PagingKey, type SourceTable } from './introspect.ts'
 import { OCEAN_LEGACY_MAPPING } from './ocean-legacy-mapping.ts'
 import { ruleFor, textRule, type Engine, type Kind, type SqliteType, type TypeRule } from './type-rules.ts'
+import { quoteMysqlIdent, quoteSqlIdent } from './sql-ident.ts'
 
 export interface ColumnSource {
   /** Source column. */
@@ -116,7 +117,7 @@ const TELEMETRY_COLUMNS: Array<{ name: string; kinds: Kind[]; duck: string; notN
 ]
 
 export function quoteIdent(engine: Engine, name: string): string {
-  return engine === 'postgres' ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``
+  return engine === 'postgres' ? quoteSqlIdent(name) : quoteMysqlIdent(name)
 }
 
 /** How `migrate-data --on-new-host` hands a --mapping to the engine in its container. */

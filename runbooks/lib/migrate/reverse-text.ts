@@ -3,8 +3,8 @@
 // column's type. Pure builders of SQL text; test/integration/migrate/types-postgres.test.ts takes
 // every edge value of every type rule through them and back.
 import type { ColumnPlan, TablePlan } from './mapping.ts'
+import { quoteSqlIdent as q } from './sql-ident.ts'
 
-const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`
 
 /**
  * SQLite's expression for one field of a COPY text line holding the stored value `v` (the inverse of

@@ -24,10 +24,10 @@ import type { Log } from './progress.ts'
 import type { PostgresSource } from './source-postgres.ts'
 import { OpsError } from '../ops-error.ts'
 import { pgType, plainType, reverseColumns, reverseExpr, sqliteCopyLine } from './reverse-text.ts'
+import { quoteSqlIdent as q } from './sql-ident.ts'
 
 export const CHANGES = 'migrate_changes'
 const MAX_KEY = 3
-const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`
 
 export interface CutoverMark {
   at: string

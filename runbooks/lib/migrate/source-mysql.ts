@@ -8,6 +8,7 @@ import mysql from 'mysql2'
 import { OpsError } from '../ops-error.ts'
 import { csvField, redactUrl, type ScanRequest, type Source, type SourceRow, type SourceTable } from './introspect.ts'
 import type { SourceColumn } from './type-rules.ts'
+import { quoteMysqlIdent } from './sql-ident.ts'
 
 type Conn = mysql.Connection
 
@@ -64,7 +65,7 @@ export class MysqlSource implements Source {
   }
 
   quote(ident: string): string {
-    return `\`${ident.replace(/`/g, '``')}\``
+    return quoteMysqlIdent(ident)
   }
 
   literal(value: string): string {

@@ -9,6 +9,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams'
 import { OpsError } from '../ops-error.ts'
 import { redactUrl, type ScanRequest, type Source, type SourceRow, type SourceTable } from './introspect.ts'
 import { CopyTextParser } from './pg-copy-text.ts'
+import { quoteSqlIdent } from './sql-ident.ts'
 import type { SourceColumn } from './type-rules.ts'
 
 const SESSION = `SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SET bytea_output = 'hex'; SET IntervalStyle = 'postgres'; SET application_name = 'ocean-ops migrate-data'`
@@ -40,7 +41,7 @@ export class PostgresSource implements Source {
   }
 
   quote(ident: string): string {
-    return `"${ident.replace(/"/g, '""')}"`
+    return quoteSqlIdent(ident)
   }
 
   literal(value: string): string {

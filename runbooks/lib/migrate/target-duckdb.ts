@@ -17,6 +17,7 @@ import type { Coercion } from './checkpoints.ts'
 import type { TablePlan } from './mapping.ts'
 import { resolveServiceFile } from './target-sqlite.ts'
 import { duckdbCast, duckdbCoercedWhere } from './type-rules.ts'
+import { quoteSqlIdent as q } from './sql-ident.ts'
 
 export const DUCKDB_FILE = 'telemetry.duckdb'
 const STAGE = 'migrate_stage'
@@ -27,7 +28,6 @@ const MEM = 'migrate_mem'
 const staged = (table: string) => `${MEM}.${table}`
 const MISSING = staged('migrate_missing')
 const EXTRA = staged('migrate_extra')
-const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`
 const lit = (v: string) => `'${v.replace(/'/g, "''")}'`
 
 export interface DuckdbOptions {

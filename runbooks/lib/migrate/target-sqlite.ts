@@ -11,6 +11,7 @@ import type { SqliteValue } from './canonical-row.ts'
 import { RowSum, type Checksum } from './checksum.ts'
 import type { TablePlan, TargetColumnInfo } from './mapping.ts'
 import type { RowConverter } from './row-converter.ts'
+import { quoteSqlIdent as q } from './sql-ident.ts'
 
 export const SQLITE_FILE = 'ocean.db'
 
@@ -22,7 +23,6 @@ export function resolveServiceFile(arg: string, file: string, flag: string): { d
   throw new OpsError('OPS_E_USAGE', `${flag} ${arg}: the service opens <data dir>/${file}; pass that file or the data directory`)
 }
 
-const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`
 const uniqueIndexName = (plan: TablePlan, i: number) => `${plan.targetTable}_u${i + 1}`
 
 /** Rows per INSERT statement of a copy (see writer), and SQLite's limit on a statement's parameters. */

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { defaultWatermark, pagingKey, redactUrl, csvField, type SourceTable } from '../../../runbooks/lib/migrate/introspect.ts'
-import { buildPlans, parseMappingFile, type TargetSchema } from '../../../runbooks/lib/migrate/mapping.ts'
+import { buildPlans, parseMappingFile, quoteIdent, type TargetSchema } from '../../../runbooks/lib/migrate/mapping.ts'
 import { serviceSchema } from '../../../runbooks/lib/migrate/run-migration.ts'
 import type { SourceColumn } from '../../../runbooks/lib/migrate/type-rules.ts'
 
@@ -138,5 +138,10 @@ describe('introspection helpers', () => {
 
   it('write CSV fields as COPY csv does: NULL empty, empty string quoted', () => {
     assert.deepEqual([null, '', 'a,b', 'say "hi"', 'x'].map(csvField), ['', '""', '"a,b"', '"say ""hi"""', 'x'])
+  })
+
+  it('quote identifiers per engine, doubling the quote character inside', () => {
+    assert.equal(quoteIdent('postgres', 'we"ird`name'), '"we""ird`name"')
+    assert.equal(quoteIdent('mysql', 'we"ird`name'), '`we"ird``name`')
   })
 })
