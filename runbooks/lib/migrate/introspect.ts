@@ -14,6 +14,7 @@ export interface SourceTable {
   uniqueKeys: string[][]
   /** Unique indexes/constraints as declared (for generic target DDL), NULLs allowed. */
   uniqueIndexes: string[][]
+  /** The source's estimate; -1 when it has none (a PostgreSQL table never analyzed: the run counts it). */
   estimatedRows: number
   sizeBytes: number
 }

@@ -122,6 +122,9 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     const plans = buildPlans(main.engine, tables, mapping, serviceSchema(), { defaultChunkRows: opts.chunkRows, duckdbChunkRows: opts.duckdbChunkRows }).filter(
       (p) => !opts.only || (opts.only === 'sqlite') === (p.targetKind === 'sqlite'),
     )
+    // No estimate (a PostgreSQL table never analyzed): counted, so the plan's estimates mean something;
+    // only the tables this run copies (counting a large table the mapping leaves out took seconds).
+    for (const p of plans) if (p.source.estimatedRows < 0) p.source.estimatedRows = await main.count(p.source)
     const report = (tablesOut: TableReport[], ok: boolean, extra: Partial<MigrationReport> = {}): MigrationReport => ({
       mode: opts.mode,
       source: main.redacted,

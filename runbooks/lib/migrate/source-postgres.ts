@@ -130,8 +130,7 @@ export class PostgresSource implements Source {
       t.estimatedRows = Number(r.reltuples)
       t.sizeBytes = Number(r.bytes)
     }
-    // Never analyzed (reltuples -1): count, so the plan's estimates mean something.
-    for (const t of tables.values()) if (t.estimatedRows < 0) t.estimatedRows = await this.count(t)
+    // A table never analyzed keeps reltuples -1: counted by the run, if it copies that table.
     return [...tables.values()]
   }
 

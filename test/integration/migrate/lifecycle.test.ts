@@ -53,6 +53,20 @@ after(async () => {
 })
 
 describe('migrate-data lifecycle, real PostgreSQL', () => {
+  it('--plan writes nothing; a table never analyzed is counted for its estimate', async () => {
+    await client.query('CREATE TABLE plan_probe (id int PRIMARY KEY) WITH (autovacuum_enabled = false); INSERT INTO plan_probe SELECT generate_series(1, 1234)')
+    try {
+      assert.equal(await scalar("SELECT reltuples FROM pg_class WHERE relname = 'plan_probe'"), '-1', 'PostgreSQL has no estimate for it')
+      const out = await runMigration(s.options(server.url, { mode: 'plan' }))
+      const probe = out.report.tables.find((t) => /plan_probe/.test(t.table))
+      assert.equal(probe?.status, 'planned')
+      assert.equal(probe?.sourceRows, 1234)
+      for (const f of [s.sqlite, s.duckdb, s.journal]) assert.equal(fs.existsSync(f), false, `${f} not written by a plan`)
+    } finally {
+      await client.query('DROP TABLE plan_probe')
+    }
+  })
+
   it('a copy killed with SIGKILL mid-way resumes with --resume and ends verified', async () => {
     const args = [CLI, 'migrate-data', '--source', server.url, '--sqlite', s.sqlite, '--duckdb', s.duckdb, '--journal', s.journal, '--report', s.reports, '--chunk-rows', '200']
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
