@@ -5,7 +5,6 @@
 import type { ColumnPlan, TablePlan } from './mapping.ts'
 import { quoteSqlIdent as q } from './sql-ident.ts'
 
-
 /**
  * SQLite's expression for one field of a COPY text line holding the stored value `v` (the inverse of
  * the codecs), by the value's storage class: NULL as \N; integers as digits (booleans t/f); reals with

@@ -35,11 +35,30 @@ export interface DuckdbOptions {
   threads?: number
 }
 
-/** The select indexes whose source text the stage keeps: columns a cast can lose values of (duckdbCoercedWhere). */
-function checkedSources(plan: TablePlan): number[] {
-  const out = new Set<number>()
-  for (const c of plan.columns) if (c.rule && c.selectIndex !== null && duckdbCoercedWhere(c.rule, 's') !== undefined) out.add(c.selectIndex)
-  return [...out]
+interface CoercionCheck {
+  c: TablePlan['columns'][number]
+  /** The source text's staged column (s<select index>): the stage keeps it for the check. */
+  index: number
+  /** Rows whose value the cast lost (duckdbCoercedWhere). */
+  where: string
+  /** The same condition counted over the stage, on its cast column where it can. */
+  count: string
+}
+
+/** The target columns a cast can lose values of: what stage keeps the source text of, and stagedCheck counts. */
+function coercionChecks(plan: TablePlan): CoercionCheck[] {
+  const checks: CoercionCheck[] = []
+  for (const [i, c] of plan.columns.entries()) {
+    if (!c.rule || c.selectIndex === null) continue
+    const s = `s${c.selectIndex}`
+    const where = duckdbCoercedWhere(c.rule, s)
+    if (!where) continue
+    // "Not NULL in the source, NULL after the cast": the cast is already in t<i> (stage), so count on it
+    // rather than casting again; any other condition is counted as it is.
+    const count = where === `${s} IS NOT NULL AND ${duckdbCast(c.rule, s)} IS NULL` ? `${s} IS NOT NULL AND t${i} IS NULL` : where
+    checks.push({ c, index: c.selectIndex, where, count })
+  }
+  return checks
 }
 
 export class DuckdbTarget {
@@ -118,7 +137,7 @@ export class DuckdbTarget {
    */
   async stage(plan: TablePlan, file: string, table = STAGE): Promise<void> {
     const cols = [...plan.selects.map((_, i) => `'s${i}': 'VARCHAR'`), ...(plan.key?.columns ?? []).map((_, i) => `'k${i}': 'VARCHAR'`)]
-    const kept = [...checkedSources(plan).map((i) => `s${i}`), ...(plan.key?.columns ?? []).map((_, i) => `k${i}`)]
+    const kept = [...new Set(coercionChecks(plan).map((k) => `s${k.index}`)), ...(plan.key?.columns ?? []).map((_, i) => `k${i}`)]
     await this.run(
       `CREATE OR REPLACE TABLE ${staged(table)} AS SELECT ${kept.map((c) => `${c}, `).join('')}${this.castList(plan).map((e, i) => `${e} AS t${i}`).join(', ')} FROM read_csv(${lit(file)}, header = false, auto_detect = false, allow_quoted_nulls = false, delim = ',', quote = '"', escape = '"', columns = {${cols.join(', ')}})`,
     )
@@ -157,17 +176,7 @@ export class DuckdbTarget {
     const kept: Coercion[] = []
     const counts: Record<string, number> = {}
     const keyCols = (plan.key?.columns ?? []).map((_, i) => `k${i}`)
-    const checks: Array<{ c: TablePlan['columns'][number]; where: string; count: string; index: number }> = []
-    for (const [i, c] of plan.columns.entries()) {
-      if (!c.rule || c.selectIndex === null) continue
-      const s = `s${c.selectIndex}`
-      const where = duckdbCoercedWhere(c.rule, s)
-      if (!where) continue
-      // "Not NULL in the source, NULL after the cast": the cast is already in t<i> (stage), so count on it
-      // rather than casting again; any other condition is counted as it is.
-      const count = where === `${s} IS NOT NULL AND ${duckdbCast(c.rule, s)} IS NULL` ? `${s} IS NOT NULL AND t${i} IS NULL` : where
-      checks.push({ c, where, count, index: c.selectIndex })
-    }
+    const checks = coercionChecks(plan)
     const [row] = await this.rows(
       `SELECT count(*)::VARCHAR, COALESCE(sum(hash(${this.typedList(plan).join(', ')})), 0)::VARCHAR${checks.map((k) => `, (count(*) FILTER (WHERE ${k.count}))::VARCHAR`).join('')} FROM ${staged(STAGE)}`,
     )

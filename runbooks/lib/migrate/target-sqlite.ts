@@ -151,10 +151,13 @@ export class SqliteTarget {
     const begin = this.db.prepare('BEGIN')
     const commit = this.db.prepare('COMMIT')
     const rollback = this.db.prepare('ROLLBACK')
-    const flat: SqliteValue[] = []
     const rows: SqliteValue[][] = []
     const keys: Array<(() => string) | undefined> = []
     let position = 0
+    const clear = () => {
+      rows.length = 0
+      keys.length = 0
+    }
     const single = (i: number) => {
       try {
         one.run(rows[i])
@@ -166,16 +169,18 @@ export class SqliteTarget {
     const flush = () => {
       try {
         if (many && rows.length === per) {
+          const flat: SqliteValue[] = []
+          for (const r of rows) for (let i = 0; i < width; i++) flat.push(r[i] ?? null)
           try {
             many.run(flat)
+            return
           } catch {
-            for (let i = 0; i < rows.length; i++) single(i)
+            // Undone whole: the rows one by one name the one refused.
           }
-        } else for (let i = 0; i < rows.length; i++) single(i)
+        }
+        for (let i = 0; i < rows.length; i++) single(i)
       } finally {
-        flat.length = 0
-        rows.length = 0
-        keys.length = 0
+        clear()
       }
     }
     return {
@@ -183,8 +188,6 @@ export class SqliteTarget {
         position++
         rows.push(values)
         keys.push(key)
-        if (!many) return flush()
-        for (let i = 0; i < width; i++) flat.push(values[i] ?? null)
         if (rows.length === per) flush()
       },
       begin: () => {
@@ -196,9 +199,7 @@ export class SqliteTarget {
         commit.run()
       },
       rollback: () => {
-        flat.length = 0
-        rows.length = 0
-        keys.length = 0
+        clear()
         if (this.db.inTransaction) rollback.run()
       },
     }
