@@ -5,6 +5,7 @@
 import { load, type LoadResult } from './http-load.ts'
 import { acceptedEvents, AUTH, startBaselineServer, startOcean, storedRows, waitForRows } from './processes.ts'
 import { atLeast, atMost, fmt, row, type BenchContext } from './report.ts'
+import { CpuMeter, describeCores, type CpuUse } from './cpu.ts'
 import { RssSampler, type RssSummary } from './rss.ts'
 
 const CONNECTIONS = 50
@@ -13,18 +14,25 @@ const EVENT = JSON.stringify({ sensor_id: 'sensor-0001', value: 21.5 })
 interface Measured {
   load: LoadResult
   rss: RssSummary
+  /** CPU of the server's processes (and Redis's, for Ocean) and of the load generator during the load. */
+  cpu: Record<string, CpuUse>
 }
 
-async function measure(ctx: BenchContext, pid: number, url: string, headers: Record<string, string>): Promise<Measured> {
+/** The server's CPU time per request served, µs. */
+const cpuPerRequestUs = (m: Measured, server: string) => (m.cpu[server]!.ms * 1000) / Math.max(1, m.load.requests)
+
+async function measure(ctx: BenchContext, pids: Record<string, number>, url: string, headers: Record<string, string>): Promise<Measured> {
   const durationS = ctx.quick ? 3 : 10
   const opts = { url, method: 'POST' as const, headers, body: EVENT, connections: CONNECTIONS }
   const warm = await load({ ...opts, durationS: ctx.quick ? 1 : 2 })
-  const sampler = new RssSampler(pid).start()
+  const sampler = new RssSampler(Object.values(pids)[0]!).start()
+  const meter = new CpuMeter(pids).start()
   const result = await load({ ...opts, durationS })
+  const cpu = meter.stop()
   const rss = sampler.stop()
-  ctx.log(`  ${fmt(result.rps)} req/s, p50 ${fmt(result.p50)} ms, p99 ${fmt(result.p99)} ms, non-2xx ${result.non2xx}, errors ${result.errors}, RSS peak ${rss.peakMb} MB`)
+  ctx.log(`  ${fmt(result.rps)} req/s, p50 ${fmt(result.p50)} ms, p99 ${fmt(result.p99)} ms, non-2xx ${result.non2xx}, errors ${result.errors}, RSS peak ${rss.peakMb} MB; cores busy: ${describeCores(cpu)}`)
   if (warm.non2xx + warm.errors > 0) ctx.log(`  warm-up: ${warm.non2xx} non-2xx, ${warm.errors} errors`)
-  return { load: result, rss }
+  return { load: result, rss, cpu }
 }
 
 export function rssRow(ctx: BenchContext, what: string, ocean: RssSummary, baseline: RssSummary, baselineName = 'hello-world process'): void {
@@ -42,7 +50,7 @@ export async function singleIngestBench(ctx: BenchContext): Promise<void> {
   const hello = await startBaselineServer()
   let base: Measured
   try {
-    base = await measure(ctx, hello.pid, `${hello.base}/hello`, {})
+    base = await measure(ctx, { server: hello.pid }, `${hello.base}/hello`, {})
   } finally {
     await hello.stop()
   }
@@ -52,7 +60,7 @@ export async function singleIngestBench(ctx: BenchContext): Promise<void> {
     ctx.log(`1: Ocean single-event ingest, ${mode}`)
     const ocean = await startOcean(apiProcesses)
     try {
-      const m = await measure(ctx, ocean.pid, `${ocean.base}/api/ocean/telemetry/ingest`, AUTH)
+      const m = await measure(ctx, { ocean: ocean.pid, redis: ocean.redis.pid }, `${ocean.base}/api/ocean/telemetry/ingest`, AUTH)
       await new Promise((r) => setTimeout(r, 500)) // requests in flight when the load stopped still finish
       const accepted = await acceptedEvents(ocean)
       // Not part of the goal, but worth knowing: how long the worker needs for the backlog left.
@@ -80,6 +88,11 @@ export async function singleIngestBench(ctx: BenchContext): Promise<void> {
           baseline: { name: 'hello-world POST', value: b.p99 },
           goals: [atMost(r.p99, 5, '≤ 5 ms')],
           note: `p50 ${fmt(r.p50)} ms (baseline ${fmt(b.p50)} ms)`,
+        }),
+        // What explains the ratio: the server's CPU per request, and who kept which share of the cores busy.
+        row('1', `single-event ingest, server CPU per request, ${mode}`, cpuPerRequestUs(m, 'ocean'), 'µs', {
+          baseline: { name: 'hello-world server', value: cpuPerRequestUs(base, 'server') },
+          note: `cores busy: ${describeCores(m.cpu)} (baseline: ${describeCores(base.cpu)})`,
         }),
         row('1', `accepted events stored, ${mode}`, after.rows, 'rows', {
           baseline: { name: 'accepted (202)', value: accepted },
