@@ -5,7 +5,7 @@
 // servers share, that is what explains a ratio to a baseline.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
-import { treePids } from './rss.ts'
+import { statFields, treePids } from './rss.ts'
 
 /** Clock ticks per second of /proc's times (sysconf(_SC_CLK_TCK)); 100 on Linux unless told otherwise. */
 const TICKS_PER_S = (() => {
@@ -18,8 +18,7 @@ const TICKS_PER_S = (() => {
 
 /** utime + stime (fields 14 and 15) of a /proc/<pid>/stat line, in clock ticks. */
 export function cpuTicksOfStat(stat: string): number {
-  // The command name (field 2) is in parentheses and may hold spaces and parentheses itself.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const fields = statFields(stat)
   const utime = Number(fields[11])
   const stime = Number(fields[12])
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`not a /proc/<pid>/stat line: ${stat.slice(0, 80)}`)

@@ -12,10 +12,16 @@ function readOr(file: string): string | null {
   }
 }
 
+/** The fields of a /proc/<pid>/stat line after the command name (field 3 on: state, ppid, ...). The
+ * name is in parentheses and may hold spaces and parentheses itself, so it ends at the last ')'. */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
 /** When the process started (clock ticks since boot), or null if it is gone: tells a reused PID apart. */
 export function startTime(pid: number): string | null {
   const stat = readOr(`/proc/${pid}/stat`)
-  return stat ? (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null) : null
+  return stat ? (statFields(stat)[19] ?? null) : null
 }
 
 /** A process as it was when recorded: its start time tells it apart from a later one reusing the PID. */
@@ -46,8 +52,7 @@ export function treePids(root: number): number[] {
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
     const stat = readOr(`/proc/${name}/stat`)
-    // Field 4 (ppid) follows the command name, which is in parentheses and may hold spaces.
-    const ppid = stat ? Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) : NaN
+    const ppid = stat ? Number(statFields(stat)[1]) : NaN
     if (Number.isFinite(ppid)) children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
   }
   const out: number[] = []
