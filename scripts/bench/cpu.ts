@@ -16,13 +16,16 @@ const TICKS_PER_S = (() => {
   }
 })()
 
-/** utime + stime (fields 14 and 15) of a /proc/<pid>/stat line, in clock ticks. */
+/**
+ * The CPU of a process and of the children it has reaped (utime + stime + cutime + cstime, fields
+ * 14-17) from a /proc/<pid>/stat line, in clock ticks. Counting reaped children keeps what a process
+ * that exited during a measure used: PostgreSQL's backend ends with its connection, and the postmaster
+ * reaps it.
+ */
 export function cpuTicksOfStat(stat: string): number {
-  const fields = statFields(stat)
-  const utime = Number(fields[11])
-  const stime = Number(fields[12])
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`not a /proc/<pid>/stat line: ${stat.slice(0, 80)}`)
-  return utime + stime
+  const ticks = statFields(stat).slice(11, 15).map(Number)
+  if (ticks.length !== 4 || !ticks.every(Number.isFinite)) throw new Error(`not a /proc/<pid>/stat line: ${stat.slice(0, 80)}`)
+  return ticks.reduce((a, b) => a + b, 0)
 }
 
 function cpuMsOf(pid: number): number {
@@ -40,23 +43,41 @@ export interface CpuUse {
   cores: number
 }
 
-/** Measures the CPU of named process trees and of this process (the load generator) over a span. */
+/** This process's reaped children's CPU (cutime + cstime, fields 16 and 17), ms. */
+function reapedChildrenMs(): number {
+  const f = statFields(fs.readFileSync('/proc/self/stat', 'utf8'))
+  return ((Number(f[13]) + Number(f[14])) * 1000) / TICKS_PER_S
+}
+
+/**
+ * Measures, over a span, the CPU of named process trees, of this process (named `selfName`: the load
+ * generator, or the engine when it runs in this process), and of the children this process started
+ * and reaped meanwhile ("children": e.g. a shell pipeline's psql and sqlite3).
+ */
 export class CpuMeter {
   private readonly before = new Map<number, number>()
   private self = process.cpuUsage()
+  private children = 0
   private t0 = performance.now()
 
-  constructor(private readonly roots: Record<string, number>) {}
+  constructor(
+    private readonly roots: Record<string, number>,
+    private readonly selfName = 'load generator',
+  ) {}
 
   start(): this {
     for (const root of Object.values(this.roots)) for (const pid of treePids(root)) this.before.set(pid, cpuMsOf(pid))
     this.self = process.cpuUsage()
+    this.children = reapedChildrenMs()
     this.t0 = performance.now()
     return this
   }
 
-  /** Each tree's use (processes started meanwhile counted from zero) and the load generator's. */
-  stop(): Record<string, CpuUse> & { loadGenerator: CpuUse } {
+  /**
+   * Each tree's use (processes started meanwhile counted from zero; one that ended meanwhile through its
+   * parent's reaped-children time, whole), this process's, and that of children it reaped meanwhile.
+   */
+  stop(): Record<string, CpuUse> {
     const wall = performance.now() - this.t0
     const self = process.cpuUsage(this.self)
     const use = (ms: number): CpuUse => ({ ms: Math.round(ms), cores: Math.round((ms / wall) * 100) / 100 })
@@ -64,13 +85,19 @@ export class CpuMeter {
     for (const [name, root] of Object.entries(this.roots)) {
       out[name] = use(treePids(root).reduce((s, pid) => s + Math.max(0, cpuMsOf(pid) - (this.before.get(pid) ?? 0)), 0))
     }
-    return { ...out, loadGenerator: use((self.user + self.system) / 1000) }
+    out[this.selfName] = use((self.user + self.system) / 1000)
+    const children = reapedChildrenMs() - this.children
+    if (children > 0) out.children = use(children)
+    return out
   }
 }
+
+/** All the CPU a span used, ms. */
+export const totalCpuMs = (use: Record<string, CpuUse>): number => Object.values(use).reduce((s, u) => s + u.ms, 0)
 
 /** "ocean 1.04, redis 0.05, load generator 0.50": cores each side kept busy. */
 export function describeCores(use: Record<string, CpuUse>): string {
   return Object.entries(use)
-    .map(([name, u]) => `${name === 'loadGenerator' ? 'load generator' : name} ${u.cores.toFixed(2)}`)
+    .map(([name, u]) => `${name} ${u.cores.toFixed(2)}`)
     .join(', ')
 }

@@ -22,6 +22,7 @@ import type { TableReport } from '../../runbooks/lib/migrate/report.ts'
 import { runMigration } from '../../runbooks/lib/migrate/run-migration.ts'
 import { startPostgres } from '../lib/loopback-servers.ts'
 import { bash, q, requireTool, runTimed, withClient } from './commands.ts'
+import { CpuMeter, describeCores, totalCpuMs, type CpuUse } from './cpu.ts'
 import { reverseBench } from './migrate-reverse.ts'
 import { track } from './processes.ts'
 import { atLeast, atMost, fmt, row, type BenchContext } from './report.ts'
@@ -86,23 +87,28 @@ async function pgCopyToNull(url: string, select: string, format: 'csv' | 'binary
 }
 
 /** The naive pipeline: psql COPY ... csv | sqlite3 .import into a fresh file; returns its time and rows. */
-async function naivePipeline(url: string, select: string, ddl: string, table: string, file: string): Promise<{ ms: number; rows: number }> {
+async function naivePipeline(url: string, pgPid: number, select: string, ddl: string, table: string, file: string): Promise<{ ms: number; rows: number; cpu: Record<string, CpuUse> }> {
   fs.rmSync(file, { force: true })
+  const meter = new CpuMeter({ postgres: pgPid }, 'bench').start()
   const r = await bash(`psql -X -q -v ON_ERROR_STOP=1 -d ${q(url)} -c ${q(`COPY (${select}) TO STDOUT (FORMAT csv)`)} | sqlite3 -bail ${q(file)} ${q(ddl)} ${q(`.import --csv /dev/stdin ${table}`)}`)
+  const cpu = meter.stop()
   const rows = Number((await bash(`sqlite3 ${q(file)} ${q(`SELECT count(*) FROM ${table}`)}`)).stdout.trim())
   fs.rmSync(file, { force: true })
-  return { ms: r.ms, rows }
+  return { ms: r.ms, rows, cpu }
 }
 
 interface EngineRun {
   ms: number
   table: TableReport
+  /** CPU during the run: PostgreSQL's processes and the engine (this process, its threads). */
+  cpu: Record<string, CpuUse>
 }
 
 /** runMigration in copy mode into a fresh scratch directory, timed from call to return. */
-async function engineCopy(url: string, dir: string, mapping: MappingFile, expectRows: number): Promise<EngineRun> {
+async function engineCopy(url: string, pgPid: number, dir: string, mapping: MappingFile, expectRows: number): Promise<EngineRun> {
   fs.rmSync(dir, { recursive: true, force: true })
   const lines: string[] = []
+  const meter = new CpuMeter({ postgres: pgPid }, 'engine').start()
   const t0 = performance.now()
   const out = await runMigration({
     source: url,
@@ -115,12 +121,13 @@ async function engineCopy(url: string, dir: string, mapping: MappingFile, expect
     log: (l) => lines.push(l),
   })
   const ms = performance.now() - t0
+  const cpu = meter.stop()
   fs.rmSync(dir, { recursive: true, force: true })
   const table = out.report.tables[0]
   if (!out.report.ok || out.report.tables.length !== 1 || !table || table.status !== 'verified' || table.targetRows !== expectRows) {
     throw new Error(`engine copy not verified (${expectRows} rows expected): ${JSON.stringify(out.report.tables.map((t) => ({ table: t.table, status: t.status, targetRows: t.targetRows, mismatches: t.mismatches })))}\n${lines.slice(-20).join('\n')}`)
   }
-  return { ms, table }
+  return { ms, table, cpu }
 }
 
 interface ChildRss {
@@ -184,19 +191,34 @@ export async function migrateBench(ctx: BenchContext): Promise<void> {
   /** The naive pipeline and the engine, alternating round by round (the machine's noise hits both). */
   const alternate = async (tag: string, table: string, select: string, ddl: string, mapping: MappingFile, rows: number, target: string) => {
     const naive: number[] = []
+    const naiveCpu: Record<string, CpuUse>[] = []
     const engine: EngineRun[] = []
     for (let r = 0; r < rounds; r++) {
       ctx.log(`${tag}: round ${r + 1}/${rounds}: psql COPY csv | sqlite3 .import`)
-      const nv = await naivePipeline(server.url, select, ddl, table, path.join(dir, 'naive.db'))
+      const nv = await naivePipeline(server.url, server.pid, select, ddl, table, path.join(dir, 'naive.db'))
       if (nv.rows !== rows) throw new Error(`naive pipeline imported ${nv.rows} ${table} rows of ${rows}`)
       naive.push(nv.ms)
-      ctx.log(`  ${secs(nv.ms)} (${fmt(rate(rows, nv.ms))} rows/s)`)
+      naiveCpu.push(nv.cpu)
+      ctx.log(`  ${secs(nv.ms)} (${fmt(rate(rows, nv.ms))} rows/s); CPU ${secs(totalCpuMs(nv.cpu))}, cores busy: ${describeCores(nv.cpu)}`)
       ctx.log(`${tag}: round ${r + 1}/${rounds}: engine copy + verify into ${target}`)
-      const e = await engineCopy(server.url, path.join(dir, 'engine'), mapping, rows)
+      const e = await engineCopy(server.url, server.pid, path.join(dir, 'engine'), mapping, rows)
       engine.push(e)
-      ctx.log(`  ${secs(e.ms)} (${fmt(rate(rows, e.ms))} rows/s): copy ${e.table.copySeconds.toFixed(1)} s, verify ${e.table.verifySeconds.toFixed(1)} s, ${e.table.chunks} chunks`)
+      ctx.log(`  ${secs(e.ms)} (${fmt(rate(rows, e.ms))} rows/s): copy ${e.table.copySeconds.toFixed(1)} s, verify ${e.table.verifySeconds.toFixed(1)} s, ${e.table.chunks} chunks; CPU ${secs(totalCpuMs(e.cpu))}, cores busy: ${describeCores(e.cpu)}`)
     }
-    return { naive, engine }
+    return { naive, naiveCpu, engine }
+  }
+
+  /**
+   * What a copy costs in CPU, all processes (PostgreSQL's included), beside the naive pipeline's: on a
+   * machine of `cores` cores, CPU / cores is the fastest the same work could go however it is spread.
+   */
+  const cpuRow = (what: string, e: EngineRun, naiveCpu: Record<string, CpuUse>[], naiveMs: number[]) => {
+    const nCpu = naiveCpu[naiveMs.indexOf(best(naiveMs))] as Record<string, CpuUse>
+    const cores = os.availableParallelism()
+    return row('6', `${what}, CPU of the whole copy (all processes)`, totalCpuMs(e.cpu) / 1000, 's', {
+      baseline: { name: 'naive pipeline, same rows', value: totalCpuMs(nCpu) / 1000 },
+      note: `engine run: ${describeCores(e.cpu)} cores busy; naive: ${describeCores(nCpu)}; on ${cores} cores the engine's CPU alone takes ≥ ${secs(totalCpuMs(e.cpu) / cores)} of wall time, the naive pipeline took ${secs(best(naiveMs))}`,
+    })
   }
 
   // a. telemetry -> DuckDB
@@ -204,11 +226,11 @@ export async function migrateBench(ctx: BenchContext): Promise<void> {
   const copyCsvMs = await pgCopyToNull(server.url, TELEMETRY_SELECT, 'csv')
   const copyBinMs = await pgCopyToNull(server.url, TELEMETRY_SELECT, 'binary')
   ctx.log(`  csv ${secs(copyCsvMs)} (${fmt(rate(n.telemetry, copyCsvMs))} rows/s), binary ${secs(copyBinMs)} (${fmt(rate(n.telemetry, copyBinMs))} rows/s)`)
-  const { naive: naiveTel, engine: engineTel } = await alternate('6a', 'telemetry', TELEMETRY_SELECT, NAIVE_TELEMETRY_DDL, TELEMETRY_MAPPING, n.telemetry, 'DuckDB')
+  const { naive: naiveTel, naiveCpu: naiveTelCpu, engine: engineTel } = await alternate('6a', 'telemetry', TELEMETRY_SELECT, NAIVE_TELEMETRY_DDL, TELEMETRY_MAPPING, n.telemetry, 'DuckDB')
   const tel = engineTel.reduce((a, b) => (b.ms < a.ms ? b : a))
   const telRate = rate(n.telemetry, tel.ms)
   const naiveTelRate = rate(n.telemetry, best(naiveTel))
-  Object.assign(details, { telemetry: { copyCsvMs, copyBinMs, naiveMs: naiveTel, engineMs: engineTel.map((e) => e.ms), engineTables: engineTel.map((e) => e.table) } })
+  Object.assign(details, { telemetry: { copyCsvMs, copyBinMs, naiveMs: naiveTel, naiveCpu: naiveTelCpu, engineMs: engineTel.map((e) => e.ms), engineCpu: engineTel.map((e) => e.cpu), engineTables: engineTel.map((e) => e.table) } })
   const telNote = `${fmt(n.telemetry)} rows in ${secs(tel.ms)} end to end (runMigration: introspect, copy ${tel.table.copySeconds.toFixed(1)} s, verify ${tel.table.verifySeconds.toFixed(1)} s, compaction, report), ${tel.table.chunks} chunks; best of ${rounds}`
   ctx.rows.push(
     row('6', 'PG -> DuckDB telemetry, engine copy + verify', telRate, 'rows/s', {
@@ -218,17 +240,18 @@ export async function migrateBench(ctx: BenchContext): Promise<void> {
     }),
     row('6', 'PG -> DuckDB telemetry, vs PG COPY csv', telRate, 'rows/s', { baseline: { name: 'COPY (SELECT 4 columns) TO STDOUT csv > /dev/null', value: rate(n.telemetry, copyCsvMs) } }),
     row('6', 'PG -> DuckDB telemetry, vs PG COPY binary', telRate, 'rows/s', { baseline: { name: 'COPY (SELECT 4 columns) TO STDOUT binary > /dev/null', value: rate(n.telemetry, copyBinMs) } }),
+    cpuRow('PG -> DuckDB telemetry', tel, naiveTelCpu, naiveTel),
   )
 
   // b. invoices -> SQLite (generic table)
   ctx.log(`6b: invoices ${fmt(n.invoices)} rows: COPY TO STDOUT csv into /dev/null`)
   const invCopyMs = await pgCopyToNull(server.url, INVOICES_SELECT, 'csv')
   ctx.log(`  ${secs(invCopyMs)} (${fmt(rate(n.invoices, invCopyMs))} rows/s)`)
-  const { naive: naiveInv, engine: engineInv } = await alternate('6b', 'invoices', INVOICES_SELECT, NAIVE_INVOICES_DDL, INVOICES_MAPPING, n.invoices, 'SQLite')
+  const { naive: naiveInv, naiveCpu: naiveInvCpu, engine: engineInv } = await alternate('6b', 'invoices', INVOICES_SELECT, NAIVE_INVOICES_DDL, INVOICES_MAPPING, n.invoices, 'SQLite')
   const inv = engineInv.reduce((a, b) => (b.ms < a.ms ? b : a))
   const invRate = rate(n.invoices, inv.ms)
   const naiveInvRate = rate(n.invoices, best(naiveInv))
-  Object.assign(details, { invoices: { copyCsvMs: invCopyMs, naiveMs: naiveInv, engineMs: engineInv.map((e) => e.ms), engineTables: engineInv.map((e) => e.table) } })
+  Object.assign(details, { invoices: { copyCsvMs: invCopyMs, naiveMs: naiveInv, naiveCpu: naiveInvCpu, engineMs: engineInv.map((e) => e.ms), engineCpu: engineInv.map((e) => e.cpu), engineTables: engineInv.map((e) => e.table) } })
   ctx.rows.push(
     row('6', 'PG -> SQLite invoices (uuid key, unique, numeric), engine copy + verify', invRate, 'rows/s', {
       baseline: { name: 'psql COPY csv | sqlite3 .import, same keys', value: naiveInvRate },
@@ -236,6 +259,7 @@ export async function migrateBench(ctx: BenchContext): Promise<void> {
       note: `${fmt(n.invoices)} rows in ${secs(inv.ms)} end to end (copy ${inv.table.copySeconds.toFixed(1)} s, verify ${inv.table.verifySeconds.toFixed(1)} s), ${inv.table.chunks} chunks; best of ${rounds}`,
     }),
     row('6', 'PG -> SQLite invoices, vs PG COPY csv', invRate, 'rows/s', { baseline: { name: 'COPY (SELECT *) TO STDOUT csv > /dev/null', value: rate(n.invoices, invCopyMs) } }),
+    cpuRow('PG -> SQLite invoices', inv, naiveInvCpu, naiveInv),
   )
 
   // c. peak RSS of the engine process, small vs large telemetry table
