@@ -23,8 +23,13 @@ const TICKS_PER_S = (() => {
  * reaps it.
  */
 export function cpuTicksOfStat(stat: string): number {
-  const ticks = statFields(stat).slice(11, 15).map(Number)
-  if (ticks.length !== 4 || !ticks.every(Number.isFinite)) throw new Error(`not a /proc/<pid>/stat line: ${stat.slice(0, 80)}`)
+  return ticksOf(stat, 11, 15)
+}
+
+/** The sum of the clock-tick fields [from, to) after the command name (statFields' indexes). */
+function ticksOf(stat: string, from: number, to: number): number {
+  const ticks = statFields(stat).slice(from, to).map(Number)
+  if (ticks.length !== to - from || !ticks.every(Number.isFinite)) throw new Error(`not a /proc/<pid>/stat line: ${stat.slice(0, 80)}`)
   return ticks.reduce((a, b) => a + b, 0)
 }
 
@@ -45,8 +50,7 @@ export interface CpuUse {
 
 /** This process's reaped children's CPU (cutime + cstime, fields 16 and 17), ms. */
 function reapedChildrenMs(): number {
-  const f = statFields(fs.readFileSync('/proc/self/stat', 'utf8'))
-  return ((Number(f[13]) + Number(f[14])) * 1000) / TICKS_PER_S
+  return (ticksOf(fs.readFileSync('/proc/self/stat', 'utf8'), 13, 15) * 1000) / TICKS_PER_S
 }
 
 /**

@@ -14,19 +14,20 @@ const EVENT = JSON.stringify({ sensor_id: 'sensor-0001', value: 21.5 })
 interface Measured {
   load: LoadResult
   rss: RssSummary
-  /** CPU of the server's processes (and Redis's, for Ocean) and of the load generator during the load. */
+  /** CPU during the load: the server's process tree ('server'), the `beside` processes, the load generator. */
   cpu: Record<string, CpuUse>
 }
 
 /** The server's CPU time per request served, µs. */
-const cpuPerRequestUs = (m: Measured, server: string) => (m.cpu[server]!.ms * 1000) / Math.max(1, m.load.requests)
+const cpuPerRequestUs = (m: Measured) => (m.cpu.server!.ms * 1000) / Math.max(1, m.load.requests)
 
-async function measure(ctx: BenchContext, pids: Record<string, number>, url: string, headers: Record<string, string>): Promise<Measured> {
+/** Loads the server (process tree `server`) and samples its RSS; CPU is measured for it, for `beside` (e.g. its Redis) and for the load generator. */
+async function measure(ctx: BenchContext, server: number, url: string, headers: Record<string, string>, beside: Record<string, number> = {}): Promise<Measured> {
   const durationS = ctx.quick ? 3 : 10
   const opts = { url, method: 'POST' as const, headers, body: EVENT, connections: CONNECTIONS }
   const warm = await load({ ...opts, durationS: ctx.quick ? 1 : 2 })
-  const sampler = new RssSampler(Object.values(pids)[0]!).start()
-  const meter = new CpuMeter(pids).start()
+  const sampler = new RssSampler(server).start()
+  const meter = new CpuMeter({ server, ...beside }).start()
   const result = await load({ ...opts, durationS })
   const cpu = meter.stop()
   const rss = sampler.stop()
@@ -50,7 +51,7 @@ export async function singleIngestBench(ctx: BenchContext): Promise<void> {
   const hello = await startBaselineServer()
   let base: Measured
   try {
-    base = await measure(ctx, { server: hello.pid }, `${hello.base}/hello`, {})
+    base = await measure(ctx, hello.pid, `${hello.base}/hello`, {})
   } finally {
     await hello.stop()
   }
@@ -60,7 +61,7 @@ export async function singleIngestBench(ctx: BenchContext): Promise<void> {
     ctx.log(`1: Ocean single-event ingest, ${mode}`)
     const ocean = await startOcean(apiProcesses)
     try {
-      const m = await measure(ctx, { ocean: ocean.pid, redis: ocean.redis.pid }, `${ocean.base}/api/ocean/telemetry/ingest`, AUTH)
+      const m = await measure(ctx, ocean.pid, `${ocean.base}/api/ocean/telemetry/ingest`, AUTH, { redis: ocean.redis.pid })
       await new Promise((r) => setTimeout(r, 500)) // requests in flight when the load stopped still finish
       const accepted = await acceptedEvents(ocean)
       // Not part of the goal, but worth knowing: how long the worker needs for the backlog left.
@@ -90,8 +91,8 @@ export async function singleIngestBench(ctx: BenchContext): Promise<void> {
           note: `p50 ${fmt(r.p50)} ms (baseline ${fmt(b.p50)} ms)`,
         }),
         // What explains the ratio: the server's CPU per request, and who kept which share of the cores busy.
-        row('1', `single-event ingest, server CPU per request, ${mode}`, cpuPerRequestUs(m, 'ocean'), 'µs', {
-          baseline: { name: 'hello-world server', value: cpuPerRequestUs(base, 'server') },
+        row('1', `single-event ingest, server CPU per request, ${mode}`, cpuPerRequestUs(m), 'µs', {
+          baseline: { name: 'hello-world server', value: cpuPerRequestUs(base) },
           note: `cores busy: ${describeCores(m.cpu)} (baseline: ${describeCores(base.cpu)})`,
         }),
         row('1', `accepted events stored, ${mode}`, after.rows, 'rows', {

@@ -86,8 +86,15 @@ async function pgCopyToNull(url: string, select: string, format: 'csv' | 'binary
   return (await bash(`psql -X -q -v ON_ERROR_STOP=1 -d ${q(url)} -c ${q(`COPY (${select}) TO STDOUT (FORMAT ${format})`)} > /dev/null`, { stdout: 'ignore' })).ms
 }
 
-/** The naive pipeline: psql COPY ... csv | sqlite3 .import into a fresh file; returns its time and rows. */
-async function naivePipeline(url: string, pgPid: number, select: string, ddl: string, table: string, file: string): Promise<{ ms: number; rows: number; cpu: Record<string, CpuUse> }> {
+interface NaiveRun {
+  ms: number
+  rows: number
+  /** CPU during the run: PostgreSQL's processes, psql and sqlite3 (this process's reaped children). */
+  cpu: Record<string, CpuUse>
+}
+
+/** The naive pipeline: psql COPY ... csv | sqlite3 .import into a fresh file; returns its time, rows and CPU. */
+async function naivePipeline(url: string, pgPid: number, select: string, ddl: string, table: string, file: string): Promise<NaiveRun> {
   fs.rmSync(file, { force: true })
   const meter = new CpuMeter({ postgres: pgPid }, 'bench').start()
   const r = await bash(`psql -X -q -v ON_ERROR_STOP=1 -d ${q(url)} -c ${q(`COPY (${select}) TO STDOUT (FORMAT csv)`)} | sqlite3 -bail ${q(file)} ${q(ddl)} ${q(`.import --csv /dev/stdin ${table}`)}`)
@@ -158,7 +165,8 @@ async function childCopyRss(url: string, dir: string, rows: number): Promise<Chi
 
 const rate = (rows: number, ms: number) => (rows / ms) * 1000
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`
-const best = (xs: number[]) => Math.min(...xs)
+/** The fastest of a round's runs. */
+const fastest = <T extends { ms: number }>(runs: T[]): T => runs.reduce((a, b) => (b.ms < a.ms ? b : a))
 const mb = (kb: number) => Math.round(kb / 102.4) / 10
 
 export async function migrateBench(ctx: BenchContext): Promise<void> {
@@ -190,34 +198,31 @@ export async function migrateBench(ctx: BenchContext): Promise<void> {
 
   /** The naive pipeline and the engine, alternating round by round (the machine's noise hits both). */
   const alternate = async (tag: string, table: string, select: string, ddl: string, mapping: MappingFile, rows: number, target: string) => {
-    const naive: number[] = []
-    const naiveCpu: Record<string, CpuUse>[] = []
+    const naive: NaiveRun[] = []
     const engine: EngineRun[] = []
     for (let r = 0; r < rounds; r++) {
       ctx.log(`${tag}: round ${r + 1}/${rounds}: psql COPY csv | sqlite3 .import`)
       const nv = await naivePipeline(server.url, server.pid, select, ddl, table, path.join(dir, 'naive.db'))
       if (nv.rows !== rows) throw new Error(`naive pipeline imported ${nv.rows} ${table} rows of ${rows}`)
-      naive.push(nv.ms)
-      naiveCpu.push(nv.cpu)
+      naive.push(nv)
       ctx.log(`  ${secs(nv.ms)} (${fmt(rate(rows, nv.ms))} rows/s); CPU ${secs(totalCpuMs(nv.cpu))}, cores busy: ${describeCores(nv.cpu)}`)
       ctx.log(`${tag}: round ${r + 1}/${rounds}: engine copy + verify into ${target}`)
       const e = await engineCopy(server.url, server.pid, path.join(dir, 'engine'), mapping, rows)
       engine.push(e)
       ctx.log(`  ${secs(e.ms)} (${fmt(rate(rows, e.ms))} rows/s): copy ${e.table.copySeconds.toFixed(1)} s, verify ${e.table.verifySeconds.toFixed(1)} s, ${e.table.chunks} chunks; CPU ${secs(totalCpuMs(e.cpu))}, cores busy: ${describeCores(e.cpu)}`)
     }
-    return { naive, naiveCpu, engine }
+    return { naive, engine }
   }
 
   /**
    * What a copy costs in CPU, all processes (PostgreSQL's included), beside the naive pipeline's: on a
    * machine of `cores` cores, CPU / cores is the fastest the same work could go however it is spread.
    */
-  const cpuRow = (what: string, e: EngineRun, naiveCpu: Record<string, CpuUse>[], naiveMs: number[]) => {
-    const nCpu = naiveCpu[naiveMs.indexOf(best(naiveMs))] as Record<string, CpuUse>
+  const cpuRow = (what: string, e: EngineRun, naive: NaiveRun) => {
     const cores = os.availableParallelism()
     return row('6', `${what}, CPU of the whole copy (all processes)`, totalCpuMs(e.cpu) / 1000, 's', {
-      baseline: { name: 'naive pipeline, same rows', value: totalCpuMs(nCpu) / 1000 },
-      note: `engine run: ${describeCores(e.cpu)} cores busy; naive: ${describeCores(nCpu)}; on ${cores} cores the engine's CPU alone takes ≥ ${secs(totalCpuMs(e.cpu) / cores)} of wall time, the naive pipeline took ${secs(best(naiveMs))}`,
+      baseline: { name: 'naive pipeline, same rows', value: totalCpuMs(naive.cpu) / 1000 },
+      note: `engine run: ${describeCores(e.cpu)} cores busy; naive: ${describeCores(naive.cpu)}; on ${cores} cores the engine's CPU alone takes ≥ ${secs(totalCpuMs(e.cpu) / cores)} of wall time, the naive pipeline took ${secs(naive.ms)}`,
     })
   }
 
@@ -226,11 +231,12 @@ export async function migrateBench(ctx: BenchContext): Promise<void> {
   const copyCsvMs = await pgCopyToNull(server.url, TELEMETRY_SELECT, 'csv')
   const copyBinMs = await pgCopyToNull(server.url, TELEMETRY_SELECT, 'binary')
   ctx.log(`  csv ${secs(copyCsvMs)} (${fmt(rate(n.telemetry, copyCsvMs))} rows/s), binary ${secs(copyBinMs)} (${fmt(rate(n.telemetry, copyBinMs))} rows/s)`)
-  const { naive: naiveTel, naiveCpu: naiveTelCpu, engine: engineTel } = await alternate('6a', 'telemetry', TELEMETRY_SELECT, NAIVE_TELEMETRY_DDL, TELEMETRY_MAPPING, n.telemetry, 'DuckDB')
-  const tel = engineTel.reduce((a, b) => (b.ms < a.ms ? b : a))
+  const { naive: naiveTelRuns, engine: engineTel } = await alternate('6a', 'telemetry', TELEMETRY_SELECT, NAIVE_TELEMETRY_DDL, TELEMETRY_MAPPING, n.telemetry, 'DuckDB')
+  const tel = fastest(engineTel)
+  const naiveTel = fastest(naiveTelRuns)
   const telRate = rate(n.telemetry, tel.ms)
-  const naiveTelRate = rate(n.telemetry, best(naiveTel))
-  Object.assign(details, { telemetry: { copyCsvMs, copyBinMs, naiveMs: naiveTel, naiveCpu: naiveTelCpu, engineMs: engineTel.map((e) => e.ms), engineCpu: engineTel.map((e) => e.cpu), engineTables: engineTel.map((e) => e.table) } })
+  const naiveTelRate = rate(n.telemetry, naiveTel.ms)
+  Object.assign(details, { telemetry: { copyCsvMs, copyBinMs, naiveMs: naiveTelRuns.map((x) => x.ms), naiveCpu: naiveTelRuns.map((x) => x.cpu), engineMs: engineTel.map((e) => e.ms), engineCpu: engineTel.map((e) => e.cpu), engineTables: engineTel.map((e) => e.table) } })
   const telNote = `${fmt(n.telemetry)} rows in ${secs(tel.ms)} end to end (runMigration: introspect, copy ${tel.table.copySeconds.toFixed(1)} s, verify ${tel.table.verifySeconds.toFixed(1)} s, compaction, report), ${tel.table.chunks} chunks; best of ${rounds}`
   ctx.rows.push(
     row('6', 'PG -> DuckDB telemetry, engine copy + verify', telRate, 'rows/s', {
@@ -240,18 +246,19 @@ export async function migrateBench(ctx: BenchContext): Promise<void> {
     }),
     row('6', 'PG -> DuckDB telemetry, vs PG COPY csv', telRate, 'rows/s', { baseline: { name: 'COPY (SELECT 4 columns) TO STDOUT csv > /dev/null', value: rate(n.telemetry, copyCsvMs) } }),
     row('6', 'PG -> DuckDB telemetry, vs PG COPY binary', telRate, 'rows/s', { baseline: { name: 'COPY (SELECT 4 columns) TO STDOUT binary > /dev/null', value: rate(n.telemetry, copyBinMs) } }),
-    cpuRow('PG -> DuckDB telemetry', tel, naiveTelCpu, naiveTel),
+    cpuRow('PG -> DuckDB telemetry', tel, naiveTel),
   )
 
   // b. invoices -> SQLite (generic table)
   ctx.log(`6b: invoices ${fmt(n.invoices)} rows: COPY TO STDOUT csv into /dev/null`)
   const invCopyMs = await pgCopyToNull(server.url, INVOICES_SELECT, 'csv')
   ctx.log(`  ${secs(invCopyMs)} (${fmt(rate(n.invoices, invCopyMs))} rows/s)`)
-  const { naive: naiveInv, naiveCpu: naiveInvCpu, engine: engineInv } = await alternate('6b', 'invoices', INVOICES_SELECT, NAIVE_INVOICES_DDL, INVOICES_MAPPING, n.invoices, 'SQLite')
-  const inv = engineInv.reduce((a, b) => (b.ms < a.ms ? b : a))
+  const { naive: naiveInvRuns, engine: engineInv } = await alternate('6b', 'invoices', INVOICES_SELECT, NAIVE_INVOICES_DDL, INVOICES_MAPPING, n.invoices, 'SQLite')
+  const inv = fastest(engineInv)
+  const naiveInv = fastest(naiveInvRuns)
   const invRate = rate(n.invoices, inv.ms)
-  const naiveInvRate = rate(n.invoices, best(naiveInv))
-  Object.assign(details, { invoices: { copyCsvMs: invCopyMs, naiveMs: naiveInv, naiveCpu: naiveInvCpu, engineMs: engineInv.map((e) => e.ms), engineCpu: engineInv.map((e) => e.cpu), engineTables: engineInv.map((e) => e.table) } })
+  const naiveInvRate = rate(n.invoices, naiveInv.ms)
+  Object.assign(details, { invoices: { copyCsvMs: invCopyMs, naiveMs: naiveInvRuns.map((x) => x.ms), naiveCpu: naiveInvRuns.map((x) => x.cpu), engineMs: engineInv.map((e) => e.ms), engineCpu: engineInv.map((e) => e.cpu), engineTables: engineInv.map((e) => e.table) } })
   ctx.rows.push(
     row('6', 'PG -> SQLite invoices (uuid key, unique, numeric), engine copy + verify', invRate, 'rows/s', {
       baseline: { name: 'psql COPY csv | sqlite3 .import, same keys', value: naiveInvRate },
@@ -259,7 +266,7 @@ export async function migrateBench(ctx: BenchContext): Promise<void> {
       note: `${fmt(n.invoices)} rows in ${secs(inv.ms)} end to end (copy ${inv.table.copySeconds.toFixed(1)} s, verify ${inv.table.verifySeconds.toFixed(1)} s), ${inv.table.chunks} chunks; best of ${rounds}`,
     }),
     row('6', 'PG -> SQLite invoices, vs PG COPY csv', invRate, 'rows/s', { baseline: { name: 'COPY (SELECT *) TO STDOUT csv > /dev/null', value: rate(n.invoices, invCopyMs) } }),
-    cpuRow('PG -> SQLite invoices', inv, naiveInvCpu, naiveInv),
+    cpuRow('PG -> SQLite invoices', inv, naiveInv),
   )
 
   // c. peak RSS of the engine process, small vs large telemetry table
