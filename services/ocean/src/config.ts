@@ -17,6 +17,8 @@ export interface OceanConfig {
   consumer: string
   /** Deliveries after which a stream entry goes to the dead-letter stream. */
   maxDeliveries: number
+  /** On a graceful stop the worker stores what the stream still holds for this long at most. */
+  drainMs: number
   maxBatchEvents: number
   maxBatchBytes: number
   /** Events per Redis stream entry: a batch is split into entries of at most this many. */
@@ -71,6 +73,7 @@ export function loadConfig(env: Env = process.env): OceanConfig {
     group: env.OCEAN_GROUP ?? 'ocean-worker',
     consumer: env.OCEAN_CONSUMER ?? `${os.hostname()}-${process.pid}`,
     maxDeliveries: int(env, 'OCEAN_MAX_DELIVERIES', 5, 1, 1000),
+    drainMs: int(env, 'OCEAN_DRAIN_SECONDS', 20, 0, 3600) * 1000,
     maxBatchEvents: int(env, 'OCEAN_MAX_BATCH_EVENTS', 10_000, 1, 100_000),
     maxBatchBytes: int(env, 'OCEAN_MAX_BATCH_BYTES', 5 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     entryEvents: int(env, 'OCEAN_ENTRY_EVENTS', 1000, 1, 10_000),

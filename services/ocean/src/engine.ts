@@ -3,16 +3,16 @@
 import { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import { LocalAnalytics } from './analytics/local-analytics.ts'
-import { bufferNames, RedisBuffer } from './buffer/redis-buffer.ts'
+import { bufferNames, RedisBuffer, redisReady } from './buffer/redis-buffer.ts'
 import type { OceanConfig } from './config.ts'
-import type { Metrics } from './metrics.ts'
+import { createMetrics, type Metrics } from './metrics.ts'
 import { TelemetryStore } from './stores/duckdb-store.ts'
 import { IngestWorker } from './worker/ingest-worker.ts'
 
 export interface Engine {
   store: TelemetryStore
   analytics: LocalAnalytics
-  /** Drains the worker (the batch in hand is stored and acknowledged), then closes DuckDB. */
+  /** Stops the worker after it has stored what the stream holds (within OCEAN_DRAIN_SECONDS), then closes DuckDB. */
   close(): Promise<void>
 }
 
@@ -41,11 +41,68 @@ export async function startEngine(config: OceanConfig, metrics: Metrics, log: Fa
     store,
     analytics: new LocalAnalytics(store, metrics),
     async close() {
-      const drained = await Promise.race([worker.stop().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())])
-      if (!drained) log.warn('worker did not drain within 10 s (Redis unreachable?); its batch will be re-delivered')
+      // Redis unreachable: XREADGROUP waits for it, so the drain is bounded from outside too.
+      const drained = await Promise.race([
+        worker.stop({ drainMs: config.drainMs }),
+        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.drainMs + 5000).unref()),
+      ])
+      if (drained === 'timeout' || !drained?.drained) log.warn({ drainSeconds: config.drainMs / 1000, ...(drained === 'timeout' ? {} : drained) }, 'worker stopped before the buffer was drained (Redis unreachable, or a backlog larger than the drain time); the rest is stored at the next start')
+      else log.info(drained, 'buffer drained')
       redis.disconnect()
       await worker.stop()
       store.close()
     },
+  }
+}
+
+/** What `drainBuffer` found and did: the buffer is accounted for when `drained` and no entry is dead-lettered. */
+export interface BufferAccount {
+  drained: boolean
+  /** Entries and events this run stored in DuckDB. */
+  storedEntries: number
+  storedEvents: number
+  /** The first entry still not stored (pending or never delivered), if any. */
+  oldestUnstoredId: string | null
+  pendingEntries: number
+  /** Entries in the dead-letter stream (acknowledged to clients, never stored), with the first ids. */
+  deadLetter: { count: number; sourceIds: string[] }
+}
+
+export const DRAIN_RESULT_PREFIX = 'OCEAN_DRAIN_RESULT '
+
+/**
+ * With the API stopped (the caller's job): stores everything the stream still holds for the group
+ * (entries a crashed or stopped worker left too), within OCEAN_DRAIN_SECONDS, then says what, if
+ * anything, is still not in DuckDB. Used before anything reads DuckDB as "what the new side holds".
+ */
+export async function drainBuffer(config: OceanConfig, log: FastifyBaseLogger): Promise<BufferAccount> {
+  const store = await TelemetryStore.open(storeOptions(config))
+  const redis = new Redis(config.redisUrl, { connectionName: 'ocean-drain', maxRetriesPerRequest: 3, commandTimeout: 60_000 })
+  redis.on('error', (err) => log.warn({ err: err.message }, 'drain redis connection error'))
+  try {
+    await redisReady(redis)
+    const names = bufferNames(config.stream, config.group)
+    const buffer = new RedisBuffer(redis, names, config.entryEvents)
+    await redis.xgroup('CREATE', names.stream, names.group, '0', 'MKSTREAM').catch((e: unknown) => {
+      if (!String(e).includes('BUSYGROUP')) throw e
+    })
+    const worker = new IngestWorker(redis, buffer, store, createMetrics(), log, { consumer: config.consumer, maxDeliveries: config.maxDeliveries })
+    const r = await worker.drain(performance.now() + config.drainMs)
+    const [oldest, backlog, dead] = await Promise.all([
+      buffer.oldestUnprocessedId(),
+      buffer.backlog(),
+      redis.xrange(names.deadLetter, '-', '+', 'COUNT', 20) as Promise<[string, string[]][]>,
+    ])
+    return {
+      drained: r.drained && oldest === null,
+      storedEntries: r.entries,
+      storedEvents: r.events,
+      oldestUnstoredId: oldest,
+      pendingEntries: backlog.pending_entries,
+      deadLetter: { count: backlog.dead_letter_entries, sourceIds: dead.map(([id, f]) => f[f.indexOf('source_id') + 1] ?? id) },
+    }
+  } finally {
+    redis.disconnect()
+    store.close()
   }
 }

@@ -10,7 +10,7 @@ import pino from 'pino'
 import { build } from './app.ts'
 import { RemoteAnalytics, serveAnalytics } from './analytics/engine-link.ts'
 import { loadConfig, type OceanConfig } from './config.ts'
-import { startEngine } from './engine.ts'
+import { DRAIN_RESULT_PREFIX, drainBuffer, startEngine } from './engine.ts'
 import { Errors, isOceanError } from './errors.ts'
 import { createMetrics } from './metrics.ts'
 
@@ -61,6 +61,12 @@ async function runApi(config: OceanConfig): Promise<void> {
   onSignal(() => app.close())
 }
 
+/** OCEAN_ROLE=drain: a one-off run with the API stopped; prints what it stored and what is left. */
+async function runDrain(config: OceanConfig): Promise<void> {
+  const account = await drainBuffer(config, log)
+  process.stdout.write(`${DRAIN_RESULT_PREFIX}${JSON.stringify(account)}\n`)
+}
+
 function runSupervisor(config: OceanConfig): void {
   const self = fileURLToPath(import.meta.url)
   let stopping = false
@@ -96,7 +102,8 @@ async function main(): Promise<void> {
     // Secrets from a 0600 file (the deploy runbook mounts one) rather than the container's
     // environment, where `docker inspect` would show them. Variables already set win.
     const envFile = process.env.OCEAN_ENV_FILE
-    if (envFile && !process.env.OCEAN_ROLE) {
+    // The supervisor's children inherit the loaded environment (and mark it with their role).
+    if (envFile && process.env.OCEAN_ROLE !== 'api' && process.env.OCEAN_ROLE !== 'engine') {
       try {
         process.loadEnvFile(envFile)
       } catch (e) {
@@ -114,6 +121,7 @@ async function main(): Promise<void> {
   const role = process.env.OCEAN_ROLE
   if (role === 'engine') return runEngine(config)
   if (role === 'api') return runApi(config)
+  if (role === 'drain') return runDrain(config)
   if (config.apiProcesses === 0) return runSingle(config)
   runSupervisor(config)
 }

@@ -21,6 +21,13 @@ export interface WorkerOptions {
 
 type RawEntry = [id: string, fields: string[] | null]
 
+export interface DrainResult {
+  /** The group had nothing pending and nothing undelivered when the drain ended. */
+  drained: boolean
+  entries: number
+  events: number
+}
+
 /**
  * Events one read (= one DuckDB transaction) aims at: 20 full entries. A commit costs ~2 ms
  * whatever its size, so reading single-event entries 20 at a time capped the worker at a few
@@ -42,6 +49,7 @@ const LINGER_MS = 100
 export class IngestWorker {
   private stopping = false
   private running: Promise<void> | null = null
+  private stopped?: Promise<DrainResult | undefined>
   private readPending = true
   private lastTrim = 0
   /** Average events per entry in the last read; starts at a full entry (the old fixed count). */
@@ -80,10 +88,53 @@ export class IngestWorker {
     await this.loop()
   }
 
-  /** Stops after the batch in hand is stored and acknowledged. */
-  async stop(): Promise<void> {
-    this.stopping = true
-    await this.running
+  /**
+   * Stops reading new work once the batch in hand is stored; with `drainMs`, then stores whatever
+   * else the stream holds for the group (the buffer is data: an event answered 202 must not wait in
+   * Redis for a worker that may never run again). Resolves to the drain's outcome.
+   */
+  stop(opts: { drainMs?: number } = {}): Promise<DrainResult | undefined> {
+    // A second call (e.g. after the caller's own timeout) waits for the first one's drain.
+    this.stopped ??= (async () => {
+      this.stopping = true
+      await this.running
+      return opts.drainMs ? this.drain(performance.now() + opts.drainMs) : undefined
+    })()
+    return this.stopped
+  }
+
+  /**
+   * Without the loop running: claims what other consumers left, then reads (never blocking) and
+   * stores until the group has nothing pending and nothing undelivered, or the deadline passes.
+   */
+  async drain(deadline: number): Promise<DrainResult> {
+    const result: DrainResult = { drained: false, entries: 0, events: 0 }
+    let backoff = 100
+    let claimed = false
+    this.readPending = true
+    while (performance.now() < deadline) {
+      try {
+        if (!claimed) await this.claimOrphans()
+        claimed = true
+        const { entries } = await this.read({ block: false })
+        if (entries.length > 0) {
+          result.events += await this.process(entries)
+          result.entries += entries.length
+        } else if (this.readPending) this.readPending = false
+        else {
+          result.drained = true
+          break
+        }
+        backoff = 100
+      } catch (e) {
+        this.metrics.failed.inc()
+        this.log.error({ err: e }, 'ingest worker drain batch failed; will retry')
+        this.readPending = true
+        await sleep(Math.min(backoff, Math.max(0, deadline - performance.now())))
+        backoff = Math.min(backoff * 2, 2000)
+      }
+    }
+    return result
   }
 
   /** Takes over every entry another (dead) consumer left unacknowledged. */
@@ -129,18 +180,21 @@ export class IngestWorker {
     }
   }
 
-  private async read(): Promise<{ entries: RawEntry[]; count: number }> {
+  private async read(o: { block?: boolean } = {}): Promise<{ entries: RawEntry[]; count: number }> {
     const { stream, group } = this.buffer.names
     const min = this.opts.readCount ?? 20
     const count = Math.min(Math.max(min, MAX_READ_ENTRIES), Math.max(min, Math.ceil(TARGET_EVENTS / this.eventsPerEntry)))
     const reply = this.readPending
       ? await this.redis.xreadgroup('GROUP', group, this.opts.consumer, 'COUNT', count, 'STREAMS', stream, '0')
-      : await this.redis.xreadgroup('GROUP', group, this.opts.consumer, 'COUNT', count, 'BLOCK', this.opts.blockMs ?? 500, 'STREAMS', stream, '>')
+      : o.block === false
+        ? await this.redis.xreadgroup('GROUP', group, this.opts.consumer, 'COUNT', count, 'STREAMS', stream, '>')
+        : await this.redis.xreadgroup('GROUP', group, this.opts.consumer, 'COUNT', count, 'BLOCK', this.opts.blockMs ?? 500, 'STREAMS', stream, '>')
     const streams = reply as [string, RawEntry[]][] | null
     return { entries: streams?.[0]?.[1] ?? [], count }
   }
 
-  private async process(raw: RawEntry[]): Promise<void> {
+  /** Stores and acknowledges `raw`; resolves to the events acknowledged. */
+  private async process(raw: RawEntry[]): Promise<number> {
     const decoded: BufferedEntry[] = []
     const acks: string[] = []
     let ackedEvents = 0
@@ -183,6 +237,7 @@ export class IngestWorker {
       }
     }
     await this.ack(acks, ackedEvents)
+    return ackedEvents
   }
 
   /** Entries delivered too often (a worker crashed on them, or they keep failing) go to the dead-letter stream. */
