@@ -4,10 +4,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { backupArgv, tableCountArgv } from './lib/cutover/old-side.ts'
-import { advanceSequences, freezeNew, freezeOld, moveFloatingIp, openSides, soak, startOldApp, syncOnNewHost, unfreezeOldDb, type Sides } from './lib/cutover/sides.ts'
+import { accountForNewBuffer, advanceSequences, freezeOld, moveFloatingIp, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb, type Sides } from './lib/cutover/sides.ts'
 import { waitReady } from './lib/migrate/on-new-host.ts'
 import type { Inventory } from './lib/inventory.ts'
-import { OpsError } from './lib/ops-error.ts'
+import { OpsError, isOpsError } from './lib/ops-error.ts'
 import { stepTimingsTable, type Runbook, type StepTiming } from './lib/runbook.ts'
 
 export interface CutoverOptions {
@@ -66,7 +66,8 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
   await rb.step('mark', { mutates: true, describe: 'the cutover mark: from here the new side\'s writes are tracked for a rollback' }, (p) => syncOnNewHost(s, 'mark-cutover', p.progress))
 
   let frozenAt = 0
-  let moved = false
+  // Set before the assign is asked for: a call that failed or timed out may still have moved the IP.
+  let moveAsked = false
   try {
     await rb.step('freeze old', { destructive: 'stop writes on the old system (its app stopped, PostgreSQL read-only); clients retry until the move', describe: 'stop the old app; PostgreSQL read-only' }, async () => {
       frozenAt = performance.now()
@@ -87,8 +88,8 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
         .sort((a, b) => a.table.localeCompare(b.table))
     })
     await rb.step('move traffic', { destructive: 'move the floating IP (the clients) to the new server', describe: `assign floating IP ${s.floatingIpId} to server ${s.newServerId}` }, async (p) => {
+      moveAsked = true
       const r = await moveFloatingIp(s, s.newServerId)
-      moved = true
       // A resumed run froze in the interrupted one: its window is not measured here.
       report.writeFreezeMs = frozenAt ? performance.now() - frozenAt : null
       p.progress(`moved in ${(r.ms / 1000).toFixed(1)} s${report.writeFreezeMs === null ? '' : `; writes were frozen for ${(report.writeFreezeMs / 1000).toFixed(1)} s`}`)
@@ -100,7 +101,9 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
   } catch (e) {
     if (rb.planning || (frozenAt === 0 && !rb.opts.resume)) throw e
     rb.log(`  cutover failed (${(e as Error).message}); rolling back`)
-    await autoRollback(rb, s, moved)
+    // A resumed run does not know whether the interrupted one moved the IP: Hetzner says (unreachable: assume it did).
+    const maybeOnNew = moveAsked || (await s.hetzner.getFloatingIp(s.floatingIpId).then((f) => f.server !== s.oldServerId, () => true))
+    await autoRollback(rb, s, maybeOnNew)
     report.rolledBack = true
     report.error = (e as Error).message
     finish(rb, report, { ok: false }, opts)
@@ -109,14 +112,26 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
   return finish(rb, report, { ok: true }, opts)
 }
 
-/** Back to the old side from a failed step: no write made on either side is lost. */
-async function autoRollback(rb: Runbook, s: Sides, moved: boolean): Promise<void> {
-  await rb.step('auto-rollback', { mutates: true, describe: 'new side frozen, its writes synced back, old side unfrozen, floating IP back' }, async (p) => {
-    if (moved) {
-      await freezeNew(s)
-      await unfreezeOldDb(s)
-      await syncOnNewHost(s, 'reverse', p.progress, { keepApiStopped: true }).catch((e: Error) => p.progress(`reverse sync: ${e.message}`))
-      await advanceSequences(s)
+/**
+ * Back to the old side from a failed step: no write made on either side is lost. When clients may
+ * have reached the new side, its buffer is stored and its writes synced back first; if that cannot
+ * be done, the clients stay on the new side (serving again) and the error says how to go on.
+ */
+async function autoRollback(rb: Runbook, s: Sides, maybeOnNew: boolean): Promise<void> {
+  await rb.step('auto-rollback', { mutates: true, describe: 'new side frozen and its buffer stored, its writes synced back, old side unfrozen, floating IP back' }, async (p) => {
+    if (maybeOnNew) {
+      try {
+        await accountForNewBuffer(s, p.progress)
+        await unfreezeOldDb(s)
+        await syncOnNewHost(s, 'reverse', p.progress, { keepApiStopped: true })
+        await advanceSequences(s)
+      } catch (e) {
+        p.progress('the new side\'s writes cannot all be carried back: the clients stay on the new side, which serves again')
+        await freezeOld(s).catch((x: Error) => p.progress(`freezing the old database again failed: ${x.message}`))
+        await unfreezeNew(s).catch((x: Error) => p.progress(`starting the new API failed too: ${x.message}`))
+        const code = isOpsError(e) ? e.code : 'OPS_E_VERIFY'
+        throw new OpsError(code, `the automatic rollback stopped before moving the clients back (${(e as Error).message}). The floating IP stays on the new server; once the cause is fixed, run \`ocean-ops rollback\``)
+      }
     } else {
       await unfreezeOldDb(s)
     }

@@ -193,21 +193,27 @@ export function matchEvents(acked: number[], values: number[]): Found['telemetry
   return { acked: acked.length, found: acked.length - missing.length, missing: missing.slice(0, 20), duplicates: values.length - stored.size }
 }
 
-/** Every acknowledged user by id, and every acknowledged event once the worker has caught up. */
+/**
+ * Every acknowledged user by id, and every acknowledged event once the buffer is drained: the
+ * stream holds acknowledged events too, so DuckDB is read only when nothing is pending or undelivered.
+ */
 async function findOnNewSide(url: string, apiKey: string, t: WriteTraffic, sum: TrafficSummary, log: (l: string) => void): Promise<Found> {
   const users = await usersFound(url, apiKey, t)
-  let events: Found['telemetry']
   const deadline = Date.now() + 60_000
   for (;;) {
-    const res = await fetch(`${url}/api/ocean/analytics/export?format=csv&sensor_id=${encodeURIComponent(sum.sensor)}&limit=50000000`, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(30_000) })
-    if (!res.ok) throw new OpsError('OPS_E_VERIFY', `export of ${sum.sensor} answered ${res.status}`)
-    const [header, ...rows] = (await res.text()).trim().split('\n')
-    const col = (header ?? '').split(',').indexOf('value')
-    events = matchEvents(t.telemetryValues, rows.filter(Boolean).map((r) => Number(r.split(',')[col])))
-    if (events.found >= events.acked || Date.now() > deadline) break
-    log(`waiting for the worker: ${events.found}/${events.acked} events in DuckDB`)
-    await new Promise((r) => setTimeout(r, 1000))
+    const b = await getJson(`${url}/api/ocean/telemetry/unprocessed`, apiKey)
+    const left = Number(b.body.pending_entries ?? NaN) + Number(b.body.lag_entries ?? NaN)
+    if (b.body.dead_letter_entries) throw new OpsError('OPS_E_VERIFY', `${String(b.body.dead_letter_entries)} buffer entries were dead-lettered on the new side: acknowledged events that were never stored`)
+    if (left === 0) break
+    if (Date.now() > deadline) throw new OpsError('OPS_E_VERIFY', `the new side's buffer still holds ${Number.isNaN(left) ? 'an unknown number of' : left} entries after 60 s (${JSON.stringify(b.body)}): acknowledged events not stored`)
+    log(`waiting for the worker: ${left} buffer entries not stored yet`)
+    await new Promise((r) => setTimeout(r, 500))
   }
+  const res = await fetch(`${url}/api/ocean/analytics/export?format=csv&sensor_id=${encodeURIComponent(sum.sensor)}&limit=50000000`, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(30_000) })
+  if (!res.ok) throw new OpsError('OPS_E_VERIFY', `export of ${sum.sensor} answered ${res.status}`)
+  const [header, ...rows] = (await res.text()).trim().split('\n')
+  const col = (header ?? '').split(',').indexOf('value')
+  const events = matchEvents(t.telemetryValues, rows.filter(Boolean).map((r) => Number(r.split(',')[col])))
   return { users: { acked: sum.acked.users, found: users.found + sum.usersAckedByConflict, missing: users.missing }, telemetry: events }
 }
 

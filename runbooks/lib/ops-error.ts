@@ -29,6 +29,8 @@ export type OpsErrorCode =
   | 'OPS_E_MIGRATE_STATE'
   | 'OPS_E_MIGRATE_MISMATCH'
   | 'OPS_E_LAB'
+  | 'OPS_E_BUFFER'
+  | 'OPS_E_BUFFER_UNACCOUNTED'
 
 export class OpsError extends Error {
   override readonly name = 'OpsError'

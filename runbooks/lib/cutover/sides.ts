@@ -9,9 +9,11 @@ import { dockerOverSsh } from '../host/docker-over-ssh.ts'
 import type { SshHost } from '../host/ssh-host.ts'
 import { HetznerClient } from '../hetzner/hetzner-client.ts'
 import { resolveSecret, type HostEntry, type Inventory } from '../inventory.ts'
-import { migrateOnNewHost, type OnNewHostResult } from '../migrate/on-new-host.ts'
+import { migrateOnNewHost, waitReady, type OnNewHostResult } from '../migrate/on-new-host.ts'
 import type { Mode } from '../migrate/run-migration.ts'
 import { OpsError } from '../ops-error.ts'
+import type { BufferAccount } from '../../../services/ocean/src/buffer/drain-result.ts'
+import { bufferProblem, drainNewBuffer } from './new-buffer.ts'
 import { advanceSequencesArgv, dbName, freezeDbArgv, unfreezeDbArgv, unitArgv, type OldDb } from './old-side.ts'
 
 export interface Sides {
@@ -86,10 +88,40 @@ export async function startOldApp(s: Sides): Promise<void> {
   if (s.appUnit) await s.oldHost.exec(unitArgv('start', s.appUnit), { sudo: true })
 }
 
+/**
+ * Stops the new API (a no-op when stopped). On SIGTERM it stops answering, then its worker stores
+ * what the buffer holds (OCEAN_DRAIN_SECONDS, 20 s): the stop waits up to 30 s for that.
+ */
 export async function freezeNew(s: Sides): Promise<void> {
-  const api = stackNames(s.inv.ocean?.stack ?? 'ocean').ocean
-  const c = s.docker.getContainer(api)
-  if ((await c.inspect()).State.Running) await c.stop({ t: 10 })
+  const c = s.docker.getContainer(stackNames(s.inv.ocean?.stack ?? 'ocean').ocean)
+  if ((await c.inspect()).State.Running) await c.stop({ t: STOP_SECONDS })
+}
+
+export const STOP_SECONDS = 30
+
+/** The new API serves again (after a rollback that stopped before moving traffic). */
+export async function unfreezeNew(s: Sides): Promise<void> {
+  const c = s.docker.getContainer(stackNames(s.inv.ocean?.stack ?? 'ocean').ocean)
+  if (!(await c.inspect()).State.Running) await c.start()
+  await waitReady(s.newUrl, 120_000)
+}
+
+/**
+ * The new API stopped, and every event it acknowledged stored in DuckDB (what a dead engine left
+ * too), so the reverse sync reads all of the new side's writes. Anything unaccounted for (the
+ * buffer unreadable, entries dead-lettered) throws OPS_E_BUFFER_UNACCOUNTED, which says what and how
+ * to go on; the caller then lets the new side serve again rather than move the clients away.
+ */
+export async function accountForNewBuffer(s: Sides, log: (line: string) => void): Promise<BufferAccount> {
+  await freezeNew(s)
+  const names = stackNames(s.inv.ocean?.stack ?? 'ocean')
+  const a = await drainNewBuffer(s.docker, names, log).catch((e: Error) => {
+    throw new OpsError('OPS_E_BUFFER_UNACCOUNTED', e.message)
+  })
+  log(`buffer: ${a.storedEvents} acknowledged events (${a.storedEntries} entries) were still in Redis and are now stored; ${a.drained ? 'nothing left' : `left from ${a.oldestUnstoredId}`}; ${a.deadLetter.count} dead-lettered`)
+  const problem = bufferProblem(a, names)
+  if (problem) throw new OpsError('OPS_E_BUFFER_UNACCOUNTED', problem)
+  return a
 }
 
 export async function syncOnNewHost(s: Sides, mode: Mode | Mode[], log: (line: string) => void, opts: { keepApiStopped?: boolean; live?: boolean; only?: 'sqlite' | 'duckdb' } = {}): Promise<OnNewHostResult> {

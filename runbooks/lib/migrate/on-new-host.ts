@@ -114,7 +114,7 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
     const closed = new Promise<void>((resolve) => outLines.once('close', () => resolve()))
     if (wasRunning) {
       o.log(`  stopping ${names.ocean} for the run (DuckDB takes one writer)`)
-      await docker.getContainer(names.ocean).stop({ t: 10 })
+      await docker.getContainer(names.ocean).stop({ t: 30 }) // its worker drains the buffer on SIGTERM
       o.log(`  ${names.ocean} stopped (${at()})`)
     }
     await container.start()

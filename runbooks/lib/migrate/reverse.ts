@@ -40,6 +40,8 @@ export interface ReverseResult {
   upserted: number
   deleted: number
   skipped?: string
+  /** Changes made on the new side that a skipped table leaves behind (sessions: logins on the new side). */
+  notCarriedBack?: number
   /** Telemetry: rows ingested on the new side since the mark (for comparison with `upserted`). */
   newSinceMark?: number
 }
@@ -187,7 +189,7 @@ async function reverseSqliteTable(e: Engines, pg: PostgresSource, plan: TablePla
   const sqlite = sqliteOf(e, plan)
   if (!plan.reversible.ok) {
     const n = Number((sqlite.db.prepare(`SELECT count(*) AS n FROM ${CHANGES} WHERE tbl = ? AND seq > ? AND seq <= ?`).get(plan.targetTable, fromSeq, toSeq) as { n: number }).n)
-    return { table: plan.id, upserted: 0, deleted: 0, skipped: `${plan.reversible.why}${n ? ` (${n} changes on the new side are not carried back)` : ''}` }
+    return { table: plan.id, upserted: 0, deleted: 0, notCarriedBack: n, skipped: `${plan.reversible.why}${n ? ` (${n} changes on the new side are not carried back)` : ''}` }
   }
   const cols = reverseColumns(plan)
   const keyCols = plan.targetKey.map((k) => plan.columns.find((c) => c.target === k)!)

@@ -3,6 +3,7 @@
 import { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import { LocalAnalytics } from './analytics/local-analytics.ts'
+import type { BufferAccount } from './buffer/drain-result.ts'
 import { bufferNames, RedisBuffer, redisReady } from './buffer/redis-buffer.ts'
 import type { OceanConfig } from './config.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
@@ -54,21 +55,6 @@ export async function startEngine(config: OceanConfig, metrics: Metrics, log: Fa
     },
   }
 }
-
-/** What `drainBuffer` found and did: the buffer is accounted for when `drained` and no entry is dead-lettered. */
-export interface BufferAccount {
-  drained: boolean
-  /** Entries and events this run stored in DuckDB. */
-  storedEntries: number
-  storedEvents: number
-  /** The first entry still not stored (pending or never delivered), if any. */
-  oldestUnstoredId: string | null
-  pendingEntries: number
-  /** Entries in the dead-letter stream (acknowledged to clients, never stored), with the first ids. */
-  deadLetter: { count: number; sourceIds: string[] }
-}
-
-export const DRAIN_RESULT_PREFIX = 'OCEAN_DRAIN_RESULT '
 
 /**
  * With the API stopped (the caller's job): stores everything the stream still holds for the group

@@ -12,7 +12,7 @@ import { DuckDBInstance } from '@duckdb/node-api'
 import { Redis } from 'ioredis'
 import { startRedis, type RedisServer } from '../../../scripts/lib/loopback-servers.ts'
 import { bundleService, runtimeCommand } from '../../../services/ocean/runtime.ts'
-import { DRAIN_RESULT_PREFIX, type BufferAccount } from '../../../services/ocean/src/engine.ts'
+import { DRAIN_RESULT_PREFIX, type BufferAccount } from '../../../services/ocean/src/buffer/drain-result.ts'
 import { childRoles, spawnOcean } from '../../helpers/ocean-process.ts'
 
 const KEY = 'drain-test-key-0123456789'
