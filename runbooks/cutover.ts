@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { backupArgv, tableCountArgv } from './lib/cutover/old-side.ts'
-import { accountForNewBuffer, advanceSequences, freezeOld, moveFloatingIp, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb, type Sides } from './lib/cutover/sides.ts'
+import { accountForNewBuffer, advanceSequences, freezeOld, moveFloatingIp, newApiStopped, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb, type Sides } from './lib/cutover/sides.ts'
 import { waitReady } from './lib/migrate/on-new-host.ts'
 import type { Inventory } from './lib/inventory.ts'
 import { OpsError, isOpsError } from './lib/ops-error.ts'
@@ -37,9 +37,14 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
   const s = (await rb.step('connect', { describe: 'both hosts (pinned keys), the Hetzner API, the inventory complete' }, () => openSides(inv)))!
 
   const state = await rb.step('preflight', { describe: 'the new API ready, the floating IP on the old server, the old database answering' }, async (p) => {
-    await waitReady(s.newUrl, 10_000)
     const fip = await s.hetzner.getFloatingIp(s.floatingIpId)
     if (fip.server === s.newServerId) return 'done'
+    // A rollback leaves the new API stopped; with the clients on the old side it may serve again.
+    if (fip.server === s.oldServerId && !rb.planning && (await newApiStopped(s))) {
+      p.progress('the new API is stopped (a rollback froze it): starting it')
+      await unfreezeNew(s)
+    }
+    await waitReady(s.newUrl, 10_000)
     if (fip.server !== s.oldServerId) throw new OpsError('OPS_E_PRECONDITION', `the floating IP ${fip.ip} is assigned to server ${fip.server}, neither the old (${s.oldServerId}) nor the new (${s.newServerId}): assign it to the old server and configure it there first (clients must already reach the old system through it), or fix the inventory`)
     const tables = Number((await s.oldHost.exec(tableCountArgv(s.db), { sudo: true })).stdout.trim())
     p.progress(`floating IP ${fip.ip} on the old server ${s.oldServerId}; ${tables} tables in ${s.db.database}`)
@@ -95,7 +100,8 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
       p.progress(`moved in ${(r.ms / 1000).toFixed(1)} s${report.writeFreezeMs === null ? '' : `; writes were frozen for ${(report.writeFreezeMs / 1000).toFixed(1)} s`}`)
     })
     await rb.step('soak', { describe: `the client address answers from the new side for ${opts.soakSeconds ?? 10} s` }, async (p) => {
-      const r = await soak(s.clientUrl, opts.soakSeconds ?? 10, (b) => b.legacy !== true)
+      // /ready, not /health: a new side whose Redis or DuckDB does not answer must not pass.
+      const r = await soak(s.clientUrl, opts.soakSeconds ?? 10, (b) => b.legacy !== true, '/ready')
       p.progress(`${r.probes} probes answered by the new service${r.failed ? ` (${r.failed} slow or failed, never 3 in a row)` : ''}`)
     })
   } catch (e) {

@@ -57,9 +57,9 @@ export interface RehearseReport {
   failures: string[]
 }
 
-const FLOATING_IP_ID = 4711
-const OLD_SERVER = 101
-const NEW_SERVER = 102
+export const FLOATING_IP_ID = 4711
+export const OLD_SERVER = 101
+export const NEW_SERVER = 102
 
 export async function rehearse(opts: RehearseOptions = {}): Promise<RehearseReport> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`))
@@ -156,10 +156,12 @@ export async function rehearse(opts: RehearseOptions = {}): Promise<RehearseRepo
   return report
 }
 
-function writeRehearseInventory(lab: Lab, h: { token: string; endpoint: string; floatingPort: number }): { inv: Inventory; inventoryFile: string; apiKey: string } {
+/** The lab's inventory with the floating IP and the Hetzner API stand-in (and `ocean` settings overridden, e.g. API processes). */
+export function writeRehearseInventory(lab: Lab, h: { token: string; endpoint: string; floatingPort: number }, ocean: Partial<NonNullable<Inventory['ocean']>> = {}): { inv: Inventory; inventoryFile: string; apiKey: string } {
   const base = labInventory(lab)
   const inv: Inventory = {
     ...base,
+    ocean: { ...base.ocean!, ...ocean },
     oldHost: { ...base.oldHost!, serverId: OLD_SERVER, appUnit: LEGACY_UNIT },
     newHost: { ...base.newHost, serverId: NEW_SERVER },
     floatingIp: { id: FLOATING_IP_ID, address: '127.0.0.1', url: `http://127.0.0.1:${h.floatingPort}` },
@@ -197,7 +199,7 @@ export function matchEvents(acked: number[], values: number[]): Found['telemetry
  * Every acknowledged user by id, and every acknowledged event once the buffer is drained: the
  * stream holds acknowledged events too, so DuckDB is read only when nothing is pending or undelivered.
  */
-async function findOnNewSide(url: string, apiKey: string, t: WriteTraffic, sum: TrafficSummary, log: (l: string) => void): Promise<Found> {
+export async function findOnNewSide(url: string, apiKey: string, t: WriteTraffic, sum: TrafficSummary, log: (l: string) => void): Promise<Found> {
   const users = await usersFound(url, apiKey, t)
   const deadline = Date.now() + 60_000
   for (;;) {
@@ -218,7 +220,7 @@ async function findOnNewSide(url: string, apiKey: string, t: WriteTraffic, sum: 
 }
 
 /** After the rollback: users through the old API by id, events read from PostgreSQL itself. */
-async function findOnOldSide(inv: Inventory, url: string, apiKey: string, t: WriteTraffic, sum: TrafficSummary): Promise<Found> {
+export async function findOnOldSide(inv: Inventory, url: string, apiKey: string, t: WriteTraffic, sum: TrafficSummary): Promise<Found> {
   const users = await usersFound(url, apiKey, t)
   const old = await connectHost(inv.oldHost!)
   const db = new URL(inv.oldDatabase!.url).pathname.slice(1)

@@ -25,6 +25,13 @@ export class HetznerStandin {
   private assigned: number | null
   /** Fault injection: the next assign action ends in this error. */
   failNextAssign?: { code: string; message: string }
+  /**
+   * Fault injection, one per assign request, in order: `500` answers an internal error and assigns
+   * nothing; `hang-applied` assigns (the IP moves) but never answers, so the client times out.
+   */
+  assignFaults: Array<'500' | 'hang-applied'> = []
+  /** Called once an assign has taken effect (a fault test acts at that moment). */
+  onAssigned?: (serverId: number) => void
   /** Fault injection: answer the next N requests with this status (429 rate limit, 503...). */
   refuseNext?: { count: number; status: number; code: string }
   readonly calls: string[] = []
@@ -49,6 +56,7 @@ export class HetznerStandin {
 
   async stop(): Promise<void> {
     await this.proxy.close()
+    this.server?.closeAllConnections() // a request left hanging by a fault
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
   }
 
@@ -90,7 +98,11 @@ export class HetznerStandin {
       if (Number(assign[1]) !== this.opts.floatingIpId) return this.error(res, 404, 'not_found', 'Floating IP not found')
       const serverId = Number(body.server)
       if (!Number.isInteger(serverId) || !(serverId in this.opts.servers)) return this.error(res, 400, 'invalid_input', 'invalid input in field \'server\'')
-      return this.send(res, 201, { action: this.startAssign(serverId) })
+      const fault = this.assignFaults.shift()
+      if (fault === '500') return this.error(res, 500, 'server_error', 'injected fault: internal error')
+      const action = this.startAssign(serverId)
+      if (fault === 'hang-applied') return // no answer: the client's timeout ends the request
+      return this.send(res, 201, { action })
     }
     if (req.method === 'GET' && action) {
       const a = this.actions.get(Number(action[1]))
@@ -125,6 +137,7 @@ export class HetznerStandin {
       this.assigned = serverId
       this.proxy.pointTo(this.opts.servers[serverId])
       Object.assign(a, { status: 'success', progress: 100, finished: new Date().toISOString() })
+      this.onAssigned?.(serverId)
     }, this.opts.actionMs ?? 300).unref()
     return a
   }

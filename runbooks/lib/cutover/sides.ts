@@ -99,6 +99,10 @@ export async function freezeNew(s: Sides): Promise<void> {
 
 export const STOP_SECONDS = 30
 
+export async function newApiStopped(s: Sides): Promise<boolean> {
+  return !(await s.docker.getContainer(stackNames(s.inv.ocean?.stack ?? 'ocean').ocean).inspect()).State.Running
+}
+
 /** The new API serves again (after a rollback that stopped before moving traffic). */
 export async function unfreezeNew(s: Sides): Promise<void> {
   const c = s.docker.getContainer(stackNames(s.inv.ocean?.stack ?? 'ocean').ocean)
@@ -145,11 +149,12 @@ export async function moveFloatingIp(s: Sides, serverId: number): Promise<{ move
 }
 
 /**
- * Polls the client address for `seconds`: it must keep answering from the expected side. Right
+ * Polls the client address (`probe`: /health, or /ready where every store must answer) for
+ * `seconds`: it must keep answering from the expected side. Right
  * after a move the new side takes the clients' queued retries at once, so one slow probe is
  * allowed; three failures in a row, or an answer from the wrong side, fail the soak.
  */
-export async function soak(url: string, seconds: number, expect: (body: Record<string, unknown>) => boolean): Promise<{ probes: number; failed: number }> {
+export async function soak(url: string, seconds: number, expect: (body: Record<string, unknown>) => boolean, probe = '/health'): Promise<{ probes: number; failed: number }> {
   const end = Date.now() + seconds * 1000
   let probes = 0
   let failed = 0
@@ -159,17 +164,17 @@ export async function soak(url: string, seconds: number, expect: (body: Record<s
     let body: Record<string, unknown> | undefined
     let why = ''
     try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) })
+      const res = await fetch(`${url}${probe}`, { signal: AbortSignal.timeout(5000) })
       if (res.ok) body = (await res.json()) as Record<string, unknown>
       else why = `HTTP ${res.status}`
     } catch (e) {
       why = (e as Error).message
     }
-    if (body && !expect(body)) throw new OpsError('OPS_E_VERIFY', `${url}/health answered from the wrong side during the soak: ${JSON.stringify(body).slice(0, 200)}`)
+    if (body && !expect(body)) throw new OpsError('OPS_E_VERIFY', `${url}${probe} answered from the wrong side during the soak: ${JSON.stringify(body).slice(0, 200)}`)
     if (body) inARow = 0
     else {
       failed++
-      if (++inARow >= 3) throw new OpsError('OPS_E_VERIFY', `${url}/health failed 3 times in a row during the soak (${probes} probes, last: ${why})`)
+      if (++inARow >= 3) throw new OpsError('OPS_E_VERIFY', `${url}${probe} failed 3 times in a row during the soak (${probes} probes, last: ${why})`)
     }
     await new Promise((r) => setTimeout(r, 250))
   } while (Date.now() < end)

@@ -1,0 +1,251 @@
+// The cutover and the rollback under injected faults, on the lab (real Debian hosts, PostgreSQL as a
+// systemd unit, the new host's own Docker engine), with clients writing through the floating
+// address the whole time. After each fault, the side that serves the floating IP must hold every
+// write either side acknowledged (counted: acknowledged vs found), the old side must take writes
+// when it serves, and the journal must say what happened.
+import assert from 'node:assert/strict'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type Docker from 'dockerode'
+import { cutover } from '../../../runbooks/cutover.ts'
+import { deploy } from '../../../runbooks/deploy.ts'
+import { migrateDataOnNewHost } from '../../../runbooks/commands/migrate-data.ts'
+import { prepareCutover } from '../../../runbooks/prepare.ts'
+import { FLOATING_IP_ID, findOnNewSide, findOnOldSide, NEW_SERVER, OLD_SERVER, writeRehearseInventory, type Found } from '../../../runbooks/rehearse.ts'
+import { rollback } from '../../../runbooks/rollback.ts'
+import { stackNames } from '../../../runbooks/lib/deploy/stack-spec.ts'
+import { closeHosts, connectHost } from '../../../runbooks/lib/host/connect.ts'
+import { dockerOverSsh } from '../../../runbooks/lib/host/docker-over-ssh.ts'
+import type { Inventory } from '../../../runbooks/lib/inventory.ts'
+import { Journal } from '../../../runbooks/lib/journal/journal.ts'
+import { WriteTraffic, type TrafficSummary } from '../../../runbooks/lib/rehearse/write-traffic.ts'
+import { runRunbook, type Runbook } from '../../../runbooks/lib/runbook.ts'
+import { installLegacyApi } from '../../../scripts/lab/legacy-api.ts'
+import { labDown, labUp, type Lab } from '../../../scripts/lab/lab.ts'
+import { HetznerStandin } from '../../../scripts/standins/hetzner-api.ts'
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-faults-'))
+process.env.OCEAN_OPS_LAB_DIR = dir
+const journal = path.join(dir, 'journal.db')
+const reportDir = path.join(dir, 'reports')
+const names = stackNames('ocean')
+let lab: Lab
+let standin: HetznerStandin
+let inv: Inventory
+let apiKey: string
+let clientUrl: string
+let docker: Docker
+let traffic: WriteTraffic | undefined
+
+const log = (l: string) => process.stderr.write(`  ${l}\n`)
+const run = <T>(name: string, body: (rb: Runbook) => Promise<T>, o: { resume?: boolean } = {}) => runRunbook(name, { journalPath: journal, yes: true, log, ...o }, body)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+before(async () => {
+  lab = await labUp({ seed: { users: 500, telemetryRows: 5000 }, log: (l) => log(`lab: ${l}`) })
+  const token = crypto.randomBytes(16).toString('hex')
+  standin = new HetznerStandin({ token, floatingIpId: FLOATING_IP_ID, servers: { [OLD_SERVER]: { host: lab.old.address, port: 8030 }, [NEW_SERVER]: { host: lab.new.address, port: 8030 } } })
+  const { url, floatingPort } = await standin.start()
+  // One API process and the engine beside it: the engine can be held back while the API answers.
+  ;({ inv, apiKey } = writeRehearseInventory(lab, { token, endpoint: url, floatingPort }, { apiProcesses: 1 }))
+  const inventoryFile = path.join(lab.dir, 'rehearse-inventory.json')
+  clientUrl = inv.floatingIp!.url!
+  await installLegacyApi(lab, apiKey, log)
+  await run('cutover-prepare', (rb) => prepareCutover(rb, inv))
+  await run('deploy', (rb) => deploy(rb, inv))
+  await migrateDataOnNewHost({ inventory: inventoryFile, journal, sqlite: '', duckdb: '', report: '', onNewHost: true })
+  docker = dockerOverSsh(await connectHost(inv.newHost), { sudo: true })
+}, { timeout: 1_200_000 })
+
+after(async () => {
+  await traffic?.stop(5000).catch(() => undefined)
+  await standin?.stop()
+  await closeHosts()
+  await labDown()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** Clients write through the floating address for the whole of `fn`, and a little before and after. */
+async function withTraffic<T>(name: string, fn: () => Promise<T>): Promise<{ value: T | undefined; error?: Error; t: WriteTraffic; sum: TrafficSummary }> {
+  const t = new WriteTraffic({ url: clientUrl, apiKey, rate: 20, prefix: `${name}-${Date.now().toString(36)}` })
+  traffic = t
+  t.start()
+  await sleep(2000)
+  let value: T | undefined
+  let error: Error | undefined
+  try {
+    value = await fn()
+  } catch (e) {
+    error = e as Error
+  }
+  await sleep(2000)
+  const sum = await t.stop()
+  traffic = undefined
+  return { value, error, t, sum }
+}
+
+/** Every write the clients were told succeeded is on the side that now serves the floating IP. */
+async function assertNothingLost(t: WriteTraffic, sum: TrafficSummary): Promise<Found> {
+  assert.ok(sum.acked.users > 3 && sum.acked.telemetry > 10, `the clients really wrote: ${JSON.stringify(sum.acked)}`)
+  assert.deepEqual(sum.errors, [], 'no write refused for good')
+  const side = standin.assignedServer
+  const found = side === OLD_SERVER ? await findOnOldSide(inv, clientUrl, apiKey, t, sum) : await findOnNewSide(clientUrl, apiKey, t, sum, log)
+  log(`found on the ${side === OLD_SERVER ? 'old' : 'new'} side: users ${found.users.found}/${found.users.acked}, events ${found.telemetry.found}/${found.telemetry.acked} (+${found.telemetry.duplicates} resent)`)
+  assert.deepEqual(found.users.missing, [])
+  assert.equal(found.users.found, found.users.acked)
+  assert.deepEqual(found.telemetry.missing, [])
+  assert.equal(found.telemetry.found, found.telemetry.acked)
+  return found
+}
+
+/** The old side serves the floating address and takes a write. */
+async function assertOldSideWritable(): Promise<void> {
+  assert.equal(standin.assignedServer, OLD_SERVER)
+  const health = (await (await fetch(`${clientUrl}/health`)).json()) as { legacy?: boolean }
+  assert.equal(health.legacy, true, 'the old app answers the floating address')
+  const username = `writable-${Date.now().toString(36)}`
+  const res = await fetch(`${clientUrl}/api/ocean/users`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ username, email: `${username}@faults.example` }) })
+  assert.equal(res.status, 201, await res.text())
+}
+
+/** The journal's last run of `runbook`: its result and its steps' results. */
+function lastRun(runbook: string): { result: string; error: string | null; steps: Record<string, string> } {
+  const j = Journal.open(journal)
+  try {
+    const r = j.lastRun(runbook)!
+    return { result: r.result, error: r.error ?? null, steps: Object.fromEntries(j.steps(r.run_id).map((s) => [s.step, s.result])) }
+  } finally {
+    j.close()
+  }
+}
+
+async function postEvents(sensor: string, values: number[]): Promise<void> {
+  for (let i = 0; i < values.length; i += 500) {
+    const events = values.slice(i, i + 500).map((value) => ({ sensor_id: sensor, value }))
+    const res = await fetch(`${clientUrl}/api/ocean/telemetry/batch`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ events }) })
+    assert.equal(res.status, 202, await res.text())
+  }
+}
+
+/** Signals the engine process inside the new API container (as its own user: the container drops every capability). */
+async function signalEngine(signal: 'STOP' | 'CONT'): Promise<void> {
+  const script = `for p in /proc/[0-9]*; do if grep -qz '^OCEAN_ROLE=engine$' "$p/environ" 2>/dev/null; then kill -${signal} "\${p#/proc/}" && echo "\${p#/proc/}"; fi; done`
+  const exec = await docker.getContainer(names.ocean).exec({ Cmd: ['sh', '-c', script], User: '10001', AttachStdout: true, AttachStderr: true })
+  const stream = await exec.start({})
+  let out = ''
+  stream.on('data', (d: Buffer) => (out += d.toString('latin1')))
+  await new Promise((r) => stream.on('end', r))
+  assert.match(out, /\d+/, `no engine process found to ${signal}`)
+}
+
+async function backlog(): Promise<{ pending_entries: number; lag_entries: number }> {
+  const res = await fetch(`${clientUrl}/api/ocean/telemetry/unprocessed`, { headers: { authorization: `Bearer ${apiKey}` } })
+  return (await res.json()) as { pending_entries: number; lag_entries: number }
+}
+
+async function oldSideValues(sensor: string): Promise<number[]> {
+  const old = await connectHost(inv.oldHost!)
+  const db = new URL(inv.oldDatabase!.url).pathname.slice(1)
+  const r = await old.exec(['runuser', '-u', 'postgres', '--', 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-v', `sensor=${sensor}`], { sudo: true, stdin: "SELECT value FROM telemetry WHERE sensor_id = :'sensor';\n" })
+  return r.stdout.split('\n').filter((l) => l.trim() !== '').map(Number)
+}
+
+describe('cutover and rollback under faults (lab)', { timeout: 1_800_000 }, () => {
+  it('rollback with the engine held back: every event acknowledged but still in Redis comes back to PostgreSQL, once', async () => {
+    const cut = await withTraffic('cut', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir })))
+    assert.equal(cut.error, undefined)
+    assert.equal(standin.assignedServer, NEW_SERVER)
+    await assertNothingLost(cut.t, cut.sum)
+
+    // A session made on the new side: the rollback must count it as left behind.
+    const user = cut.t.users[0]!
+    const session = await fetch(`${clientUrl}/api/ocean/sessions/create`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ user_id: user.id }) })
+    assert.equal(session.status, 201)
+
+    await signalEngine('STOP')
+    const sensor = `held-${Date.now().toString(36)}`
+    const values = Array.from({ length: 3000 }, (_, i) => i)
+    await postEvents(sensor, values)
+    const b = await backlog()
+    assert.ok(b.pending_entries + b.lag_entries >= 6, `the acknowledged events wait in the stream: ${JSON.stringify(b)}`)
+
+    const rb = await withTraffic('rollback-held', () => run('rollback', (r) => rollback(r, inv, { soakSeconds: 3, reportDir })))
+    assert.equal(rb.error, undefined, rb.error?.message)
+    assert.ok(rb.value!.buffer!.storedEvents >= values.length, `the drain stored the held events: ${JSON.stringify(rb.value!.buffer)}`)
+    assert.ok(rb.value!.sessionsNotCarriedBack >= 1)
+    const back = await oldSideValues(sensor)
+    assert.equal(back.length, values.length, 'none missing, none twice')
+    assert.deepEqual([...back].sort((x, y) => x - y), values)
+    await assertNothingLost(rb.t, rb.sum)
+    await assertOldSideWritable()
+    const j = lastRun('rollback')
+    assert.equal(j.result, 'ok')
+    assert.equal(j.steps['drain buffer'], 'ok')
+  })
+
+  it('the Hetzner API answers 500 to every assign: the cutover rolls back by itself, nothing lost', async () => {
+    standin.assignFaults = ['500', '500', '500', '500', '500']
+    const r = await withTraffic('assign500', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir })))
+    assert.match(r.error?.message ?? '', /500/)
+    assert.deepEqual(standin.assignFaults, [], 'every attempt was made')
+    await assertNothingLost(r.t, r.sum)
+    await assertOldSideWritable()
+    const j = lastRun('cutover')
+    assert.equal(j.result, 'failed')
+    assert.equal(j.steps['move traffic'], 'failed')
+    assert.equal(j.steps['auto-rollback'], 'ok')
+  })
+
+  it('the assign times out after the IP moved, then 500s: the writes the new side took come back', async () => {
+    standin.assignFaults = ['hang-applied', '500', '500', '500', '500']
+    const r = await withTraffic('assign-timeout', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir })))
+    assert.match(r.error?.message ?? '', /500/)
+    await assertNothingLost(r.t, r.sum)
+    await assertOldSideWritable()
+    const j = lastRun('cutover')
+    assert.equal(j.steps['auto-rollback'], 'ok')
+  })
+
+  it('the new stack\'s Redis stops right after the IP moves: the soak fails, the rollback restarts Redis to take its buffer back', async () => {
+    standin.onAssigned = (server) => {
+      standin.onAssigned = undefined
+      if (server === NEW_SERVER) void docker.getContainer(names.redis).stop({ t: 5 }).catch((e: Error) => log(`stopping redis: ${e.message}`))
+    }
+    const r = await withTraffic('redis-down', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 5, reportDir })))
+    assert.ok(r.error, 'the cutover failed')
+    assert.match(r.error.message, /ready/)
+    await assertNothingLost(r.t, r.sum)
+    await assertOldSideWritable()
+    const j = lastRun('cutover')
+    assert.equal(j.steps.soak, 'failed')
+    assert.equal(j.steps['auto-rollback'], 'ok')
+    assert.equal((await docker.getContainer(names.redis).inspect()).State.Running, true, 'the rollback started Redis again')
+  })
+
+  it('a target row changed behind the engine\'s back: the final delta does not verify, the cutover rolls back before moving anything', async () => {
+    const tamper = await docker.getContainer(names.ocean).exec({
+      Cmd: ['node', '-e', "const D=require('better-sqlite3');const d=new D('/data/ocean.db');console.log(d.prepare(\"UPDATE users SET email='tampered@faults.example' WHERE id=(SELECT min(id) FROM users)\").run().changes)"],
+      User: '10001',
+      WorkingDir: '/app/services/ocean',
+      AttachStdout: true,
+      AttachStderr: true,
+    })
+    const stream = await tamper.start({})
+    let out = ''
+    stream.on('data', (d: Buffer) => (out += d.toString('latin1')))
+    await new Promise((res) => stream.on('end', res))
+    assert.match(out, /1/, `the row was changed: ${out}`)
+    const r = await withTraffic('mismatch', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir })))
+    assert.equal((r.error as { code?: string } | undefined)?.code, 'OPS_E_MIGRATE_MISMATCH', r.error?.message)
+    assert.equal(standin.assignedServer, OLD_SERVER, 'traffic never moved')
+    await assertNothingLost(r.t, r.sum)
+    await assertOldSideWritable()
+    const j = lastRun('cutover')
+    assert.equal(j.steps['final sync'], 'failed')
+    assert.equal(j.steps['move traffic'], undefined)
+    assert.equal(j.steps['auto-rollback'], 'ok')
+  })
+})
