@@ -69,8 +69,9 @@ export async function rollback(rb: Runbook, inv: Inventory, opts: { soakSeconds?
   await rb.step('start old app', { mutates: true, describe: s.appUnit ? `systemctl start ${s.appUnit}` : 'no app unit in the inventory' }, () => startOldApp(s))
   await rb.step('move traffic back', { destructive: 'move the floating IP (the clients) back to the old server', describe: `assign floating IP ${s.floatingIpId} to server ${s.oldServerId}` }, async (p) => {
     await moveFloatingIp(s, s.oldServerId)
-    report.writeFreezeMs = performance.now() - frozenAt
-    p.progress(`writes were frozen for ${(report.writeFreezeMs / 1000).toFixed(1)} s`)
+    // A resumed run froze in the interrupted one: its window is not measured here.
+    report.writeFreezeMs = frozenAt ? performance.now() - frozenAt : null
+    if (report.writeFreezeMs !== null) p.progress(`writes were frozen for ${(report.writeFreezeMs / 1000).toFixed(1)} s`)
   })
   await rb.step('soak', { describe: 'the client address answers from the old side' }, async () => {
     await soak(s.clientUrl, opts.soakSeconds ?? 5, (b) => b.legacy === true || s.appUnit === undefined)

@@ -4,9 +4,16 @@ import { SshHost } from './ssh-host.ts'
 
 const open = new Map<string, Promise<SshHost>>()
 
-export function connectHost(entry: HostEntry): Promise<SshHost> {
+/** The run's connection to `entry`: a new one when there is none yet or the last one was dropped. */
+export async function connectHost(entry: HostEntry): Promise<SshHost> {
   const key = `${entry.user}@${entry.address}:${entry.port}`
   let conn = open.get(key)
+  if (conn) {
+    const host = await conn.catch(() => undefined)
+    if (host && !host.closed) return host
+    if (open.get(key) === conn) open.delete(key)
+    conn = open.get(key)
+  }
   if (!conn) {
     conn = SshHost.connect({
       host: entry.address,

@@ -35,11 +35,14 @@ export function isTransientSshError(e: unknown): boolean {
 export class SshHost implements Host {
   readonly name: string
   isRoot = false
+  /** The connection ended (closed here, or dropped by the network or the server). */
+  closed = false
   private constructor(
     private readonly client: Client,
     readonly target: SshTarget,
   ) {
     this.name = `${target.user}@${target.host}:${target.port ?? 22}`
+    client.on('close', () => (this.closed = true))
   }
 
   static async connect(target: SshTarget): Promise<SshHost> {

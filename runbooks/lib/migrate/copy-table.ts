@@ -96,7 +96,13 @@ export async function copyTable(e: Engines, plan: TablePlan, progress: TableProg
 }
 
 /** Copies the chunks after `after` (the whole table without a key), numbering them from `chunkNo`. */
-export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | null, chunkNo: number, progress: TableProgress): Promise<number> {
+/**
+ * Copies the source's rows after `after` in chunks, each checkpointed with its checksum. With
+ * `recordOnly` (DuckDB only) the chunks are read and checkpointed but not stored: the target holds
+ * those rows already (the reverse sync put the new side's telemetry into the source).
+ */
+export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | null, chunkNo: number, progress: TableProgress, opts: { recordOnly?: boolean } = {}): Promise<number> {
+  if (opts.recordOnly && plan.targetKind === 'sqlite') throw new OpsError('OPS_E_USAGE', `${plan.id}: only DuckDB chunks can be recorded without storing them`)
   let copied = 0
   if (!plan.key) {
     copied = plan.targetKind === 'sqlite' ? await sqliteChunk(e, plan, null, null, 0, progress) : await duckdbChunk(e, plan, null, null, 0, progress)
@@ -119,7 +125,7 @@ export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | 
         if (got === 'end') break
         hi = got.hi
         next = readAhead(fetchChunk(e, plan, hi, chunkNo + 1))
-        n = await loadChunk(e, plan, after, hi, chunkNo, got.file, progress, t0)
+        n = await loadChunk(e, plan, after, hi, chunkNo, got.file, progress, t0, opts.recordOnly)
       } else {
         hi = await nextBoundary(e.source, plan, after)
         if (hi === 'end') break
@@ -247,16 +253,16 @@ async function duckdbChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi:
 
 /** Loads a chunk's CSV file (read ahead by fetchChunk) into the stage, then checks and stores it; `t0`
  * is when the copy began waiting for it (so chunk times add up to the wall time, overlap and all). */
-async function loadChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[], chunkNo: number, file: string, progress: TableProgress, t0: number): Promise<number> {
+async function loadChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[], chunkNo: number, file: string, progress: TableProgress, t0: number, recordOnly = false): Promise<number> {
   await duckdbOf(e, plan).stage(plan, file)
-  return storeStaged(e, plan, lo, hi, chunkNo, progress, t0)
+  return storeStaged(e, plan, lo, hi, chunkNo, progress, t0, recordOnly)
 }
 
 /** The staged chunk's source checksum and coercions, then the chunk stored and checkpointed. */
-async function storeStaged(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress, t0: number): Promise<number> {
+async function storeStaged(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress, t0: number, recordOnly = false): Promise<number> {
   const duck = duckdbOf(e, plan)
   const { sum, ...coerced } = await duck.stagedCheck(plan, COERCIONS_KEPT)
-  await duck.commitStaged(plan, telemetryEntryId(plan.id, chunkNo), lo, hi)
+  if (!recordOnly) await duck.commitStaged(plan, telemetryEntryId(plan.id, chunkNo), lo, hi)
   e.checkpoints.commitChunk(plan.id, { chunkNo, lo, hi, checksum: sum }, coerced.kept, { copyMs: performance.now() - t0, done: false }, coerced.counts)
   progress.add(sum.rows)
   return sum.rows

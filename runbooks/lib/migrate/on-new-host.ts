@@ -4,6 +4,7 @@
 // (host/relay.ts). The API container is stopped for the run (DuckDB takes one writer) and started
 // again after it; before the cutover it serves no client.
 import type Docker from 'dockerode'
+import crypto from 'node:crypto'
 import readline from 'node:readline'
 import { PassThrough } from 'node:stream'
 import { inspectContainer, waitHealthy } from '../deploy/docker-ops.ts'
@@ -82,6 +83,10 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
   const relay = await openRelay(newHost, oldHost, target.host, target.port)
   // A SQLite-only run shares ocean.db with the running API (WAL); only DuckDB needs it stopped.
   const wasRunning = api.State.Running && o.only !== 'sqlite'
+  // An interrupted run (ocean-ops killed mid-step) can leave its engine container behind, and the
+  // API stopped: the leftover goes first (one DuckDB writer), and the API is started again after.
+  await removeLeftoverEngines(docker)
+  const startAfter = o.only !== 'sqlite' && !o.keepApiStopped
   const t0 = performance.now()
   const at = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`
   let container: Docker.Container | undefined
@@ -93,7 +98,7 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
       Image: api.Image,
       Cmd: engineArgv(o.mode, source, { ...o, sourceName: inv.oldDatabase.url }),
       Env: engineEnv(passwordEnv, password, o.mapping),
-      Labels: { 'ocean-ops.role': 'migrate' },
+      Labels: { 'ocean-ops.role': 'migrate', 'ocean-ops.run': THIS_RUN },
       HostConfig: { NetworkMode: 'host', Binds: [`${names.oceanVolume}:/data`] },
     })
     const stream = await container.attach({ stream: true, stdout: true, stderr: true })
@@ -126,8 +131,11 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
   } finally {
     const cleanup = Promise.all([container?.remove({ force: true }).catch(() => undefined), relay.close()])
     try {
-      if (wasRunning && !o.keepApiStopped) {
-        await docker.getContainer(names.ocean).start().catch(() => undefined)
+      if (startAfter) {
+        // 304: running already. Anything else (the SSH connection dropped) fails now, not after the wait.
+        await docker.getContainer(names.ocean).start().catch((e: { statusCode?: number }) => {
+          if (e.statusCode !== 304) throw e
+        })
         if (o.readyUrl) await waitReady(o.readyUrl, 120_000)
         else await waitHealthy(docker, names.ocean, 120_000, () => undefined)
         o.log(`  ${names.ocean} started again and ready (${at()})`)
@@ -136,6 +144,15 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
       await cleanup
     }
   }
+}
+
+/** Marks this process's engine containers: the final sync runs two at once, neither is a leftover. */
+const THIS_RUN = crypto.randomUUID()
+
+async function removeLeftoverEngines(docker: Docker): Promise<void> {
+  const all = await docker.listContainers({ all: true, filters: { label: ['ocean-ops.role=migrate'] } })
+  const left = all.filter((c) => c.Labels['ocean-ops.run'] !== THIS_RUN)
+  await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true })))
 }
 
 /** Polls `${url}/ready` until it answers 200. */

@@ -18,9 +18,9 @@
 // reported beside it, so a gap shows.
 import fs from 'node:fs'
 import { Readable } from 'node:stream'
-import { duckdbOf, sqliteOf, type Engines } from './copy-table.ts'
+import { copyChunks, duckdbOf, sqliteOf, type Engines } from './copy-table.ts'
 import type { ColumnPlan, TablePlan } from './mapping.ts'
-import type { Log } from './progress.ts'
+import { TableProgress, type Log } from './progress.ts'
 import type { PostgresSource } from './source-postgres.ts'
 import { OpsError } from '../ops-error.ts'
 import { pgType, plainType, reverseColumns, reverseExpr, sqliteCopyLine } from './reverse-text.ts'
@@ -294,6 +294,20 @@ async function reverseTelemetry(e: Engines, pg: PostgresSource, plan: TablePlan,
   }
 }
 
+/**
+ * The rows just inserted into PostgreSQL are the new side's own events, which DuckDB holds already:
+ * they are recorded as copied (read back, checksummed, checkpointed; not stored again), or the next
+ * cutover's delta would copy them a second time and its verification would find them twice. Runs
+ * after every reverse, so a reverse interrupted between its insert and this still gets them recorded.
+ */
+async function recordReversedTelemetry(e: Engines, plan: TablePlan, log: Log): Promise<void> {
+  const state = e.checkpoints.table(plan.id)
+  if (!state?.copy_done) return
+  const after = state.last_key ? (JSON.parse(state.last_key) as string[]) : null
+  const n = await copyChunks(e, plan, after, state.next_chunk, new TableProgress(`  ${plan.id} (recorded)`, 0, log), { recordOnly: true })
+  if (n) log(`  ${plan.id}: ${n} rows the reverse sync inserted recorded as copied (DuckDB holds them already)`)
+}
+
 /** Applies the new side's changes since the cutover mark (or the last reverse) to PostgreSQL. */
 export async function reverseSync(e: Engines, plans: TablePlan[], opts: { lookbackMs: number; log: Log }): Promise<ReverseResult[]> {
   if (e.source.engine !== 'postgres') throw new OpsError('OPS_E_USAGE', 'the reverse sync writes to PostgreSQL; the source is MySQL')
@@ -313,6 +327,7 @@ export async function reverseSync(e: Engines, plans: TablePlan[], opts: { lookba
       const r = await reverseTelemetry(e, pg, plan, mark, opts.lookbackMs)
       results.push(r)
       opts.log(`  ${plan.id}: ${r.upserted} telemetry rows inserted (${r.newSinceMark ?? '?'} ingested on the new side since the mark)`)
+      await recordReversedTelemetry(e, plan, opts.log)
     } else {
       results.push({ table: plan.id, upserted: 0, deleted: 0, skipped: 'generic DuckDB tables are not tracked after cutover' })
     }

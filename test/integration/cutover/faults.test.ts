@@ -9,9 +9,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { spawn, type ChildProcess } from 'node:child_process'
 import type Docker from 'dockerode'
 import { cutover } from '../../../runbooks/cutover.ts'
-import { deploy } from '../../../runbooks/deploy.ts'
+import { deploy, repoRoot } from '../../../runbooks/deploy.ts'
 import { migrateDataOnNewHost } from '../../../runbooks/commands/migrate-data.ts'
 import { prepareCutover } from '../../../runbooks/prepare.ts'
 import { FLOATING_IP_ID, findOnNewSide, findOnOldSide, NEW_SERVER, OLD_SERVER, writeRehearseInventory, type Found } from '../../../runbooks/rehearse.ts'
@@ -26,6 +27,7 @@ import { runRunbook, type Runbook } from '../../../runbooks/lib/runbook.ts'
 import { installLegacyApi } from '../../../scripts/lab/legacy-api.ts'
 import { labDown, labUp, type Lab } from '../../../scripts/lab/lab.ts'
 import { HetznerStandin } from '../../../scripts/standins/hetzner-api.ts'
+import { $ } from 'zx'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-faults-'))
 process.env.OCEAN_OPS_LAB_DIR = dir
@@ -38,11 +40,12 @@ let inv: Inventory
 let apiKey: string
 let clientUrl: string
 let docker: Docker
+let inventoryFile: string
 let traffic: WriteTraffic | undefined
 
 const log = (l: string) => process.stderr.write(`  ${l}\n`)
 const run = <T>(name: string, body: (rb: Runbook) => Promise<T>, o: { resume?: boolean } = {}) => runRunbook(name, { journalPath: journal, yes: true, log, ...o }, body)
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 before(async () => {
   lab = await labUp({ seed: { users: 500, telemetryRows: 5000 }, log: (l) => log(`lab: ${l}`) })
@@ -50,8 +53,7 @@ before(async () => {
   standin = new HetznerStandin({ token, floatingIpId: FLOATING_IP_ID, servers: { [OLD_SERVER]: { host: lab.old.address, port: 8030 }, [NEW_SERVER]: { host: lab.new.address, port: 8030 } } })
   const { url, floatingPort } = await standin.start()
   // One API process and the engine beside it: the engine can be held back while the API answers.
-  ;({ inv, apiKey } = writeRehearseInventory(lab, { token, endpoint: url, floatingPort }, { apiProcesses: 1 }))
-  const inventoryFile = path.join(lab.dir, 'rehearse-inventory.json')
+  ;({ inv, apiKey, inventoryFile } = writeRehearseInventory(lab, { token, endpoint: url, floatingPort }, { apiProcesses: 1 }))
   clientUrl = inv.floatingIp!.url!
   await installLegacyApi(lab, apiKey, log)
   await run('cutover-prepare', (rb) => prepareCutover(rb, inv))
@@ -130,15 +132,57 @@ async function postEvents(sensor: string, values: number[]): Promise<void> {
   }
 }
 
-/** Signals the engine process inside the new API container (as its own user: the container drops every capability). */
+/** Runs `script` in the new API container as its own user (the container drops every capability); returns its output. */
+async function inApiContainer(script: string): Promise<string> {
+  const host = await connectHost(inv.newHost)
+  const r = await host.exec(['docker', 'exec', '-u', '10001', '-w', '/app/services/ocean', names.ocean, 'sh', '-c', script], { sudo: true })
+  return r.stdout
+}
+
+/** Signals the engine process inside the new API container. */
 async function signalEngine(signal: 'STOP' | 'CONT'): Promise<void> {
-  const script = `for p in /proc/[0-9]*; do if grep -qz '^OCEAN_ROLE=engine$' "$p/environ" 2>/dev/null; then kill -${signal} "\${p#/proc/}" && echo "\${p#/proc/}"; fi; done`
-  const exec = await docker.getContainer(names.ocean).exec({ Cmd: ['sh', '-c', script], User: '10001', AttachStdout: true, AttachStderr: true })
-  const stream = await exec.start({})
-  let out = ''
-  stream.on('data', (d: Buffer) => (out += d.toString('latin1')))
-  await new Promise((r) => stream.on('end', r))
+  const out = await inApiContainer(`for p in /proc/[0-9]*; do if tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qx 'OCEAN_ROLE=engine'; then kill -${signal} "\${p#/proc/}" && echo "\${p#/proc/}"; fi; done`)
   assert.match(out, /\d+/, `no engine process found to ${signal}`)
+}
+
+/** Each scenario starts with the clients on the old side (a failed one may have left them on the new). */
+async function fromOldSide(): Promise<void> {
+  if (standin.assignedServer === NEW_SERVER) await run('rollback', (r) => rollback(r, inv, { soakSeconds: 1, reportDir }))
+  assert.equal(standin.assignedServer, OLD_SERVER)
+}
+
+/** `ocean-ops <args>` as an operator runs it: its own process, this suite's inventory and journal. */
+function cli(args: string[]): { child: ChildProcess; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'runbooks/bin/ocean-ops.js'), ...args, '-i', inventoryFile, '--journal', journal, '--report', reportDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout!.on('data', (d: Buffer) => process.stderr.write(d))
+  child.stderr!.on('data', (d: Buffer) => process.stderr.write(d))
+  return { child, exited: new Promise((r) => child.once('exit', (code) => r(code))) }
+}
+
+/** Waits until the journal shows `step` of the newest `runbook` run started and not ended. */
+async function untilRunning(runbook: string, step: string): Promise<void> {
+  const deadline = Date.now() + 300_000
+  while (Date.now() < deadline) {
+    const j = Journal.open(journal)
+    try {
+      const r = j.lastRun(runbook)
+      if (r && r.result === 'running' && j.steps(r.run_id).some((x) => x.step === step && x.result === 'running')) return
+    } finally {
+      j.close()
+    }
+    await sleep(100)
+  }
+  throw new Error(`${runbook}: step ${step} never ran`)
+}
+
+/** Kills `ocean-ops` (SIGKILL: no cleanup of any kind) once `step` runs, then runs it again with --resume. */
+async function killThenResume(runbook: 'cutover' | 'rollback', step: string, at: () => Promise<void> = () => sleep(1500)): Promise<number | null> {
+  const first = cli([runbook, '--yes', '--soak', '3'])
+  await untilRunning(runbook, step)
+  await at()
+  first.child.kill('SIGKILL')
+  assert.equal(await first.exited, null, 'killed, not finished')
+  return cli([runbook, '--resume', '--yes', '--soak', '3']).exited
 }
 
 async function backlog(): Promise<{ pending_entries: number; lag_entries: number }> {
@@ -155,6 +199,7 @@ async function oldSideValues(sensor: string): Promise<number[]> {
 
 describe('cutover and rollback under faults (lab)', { timeout: 1_800_000 }, () => {
   it('rollback with the engine held back: every event acknowledged but still in Redis comes back to PostgreSQL, once', async () => {
+    await fromOldSide()
     const cut = await withTraffic('cut', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir })))
     assert.equal(cut.error, undefined)
     assert.equal(standin.assignedServer, NEW_SERVER)
@@ -187,6 +232,7 @@ describe('cutover and rollback under faults (lab)', { timeout: 1_800_000 }, () =
   })
 
   it('the Hetzner API answers 500 to every assign: the cutover rolls back by itself, nothing lost', async () => {
+    await fromOldSide()
     standin.assignFaults = ['500', '500', '500', '500', '500']
     const r = await withTraffic('assign500', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir })))
     assert.match(r.error?.message ?? '', /500/)
@@ -200,6 +246,7 @@ describe('cutover and rollback under faults (lab)', { timeout: 1_800_000 }, () =
   })
 
   it('the assign times out after the IP moved, then 500s: the writes the new side took come back', async () => {
+    await fromOldSide()
     standin.assignFaults = ['hang-applied', '500', '500', '500', '500']
     const r = await withTraffic('assign-timeout', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir })))
     assert.match(r.error?.message ?? '', /500/)
@@ -210,6 +257,7 @@ describe('cutover and rollback under faults (lab)', { timeout: 1_800_000 }, () =
   })
 
   it('the new stack\'s Redis stops right after the IP moves: the soak fails, the rollback restarts Redis to take its buffer back', async () => {
+    await fromOldSide()
     standin.onAssigned = (server) => {
       standin.onAssigned = undefined
       if (server === NEW_SERVER) void docker.getContainer(names.redis).stop({ t: 5 }).catch((e: Error) => log(`stopping redis: ${e.message}`))
@@ -225,19 +273,58 @@ describe('cutover and rollback under faults (lab)', { timeout: 1_800_000 }, () =
     assert.equal((await docker.getContainer(names.redis).inspect()).State.Running, true, 'the rollback started Redis again')
   })
 
-  it('a target row changed behind the engine\'s back: the final delta does not verify, the cutover rolls back before moving anything', async () => {
-    const tamper = await docker.getContainer(names.ocean).exec({
-      Cmd: ['node', '-e', "const D=require('better-sqlite3');const d=new D('/data/ocean.db');console.log(d.prepare(\"UPDATE users SET email='tampered@faults.example' WHERE id=(SELECT min(id) FROM users)\").run().changes)"],
-      User: '10001',
-      WorkingDir: '/app/services/ocean',
-      AttachStdout: true,
-      AttachStderr: true,
+  it('ocean-ops killed (SIGKILL) in the final sync, then `cutover --resume`: the move completes, nothing lost', async () => {
+    await fromOldSide()
+    const r = await withTraffic('kill-cutover', () => killThenResume('cutover', 'final sync'))
+    assert.equal(r.value, 0, 'the resumed cutover succeeded')
+    assert.equal(standin.assignedServer, NEW_SERVER)
+    await assertNothingLost(r.t, r.sum)
+    const j = lastRun('cutover')
+    assert.equal(j.result, 'ok')
+    assert.equal(j.steps.backup, 'skipped', 'done in the killed run, not done twice')
+    assert.equal(j.steps['freeze old'], 'skipped')
+    assert.equal(j.steps['final sync'], 'ok')
+    assert.equal(j.steps.soak, 'ok')
+  })
+
+  it('ocean-ops killed (SIGKILL) in the rollback\'s reverse sync, then `rollback --resume`: back on the old side, nothing lost', async () => {
+    if (standin.assignedServer !== NEW_SERVER) await run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 1, reportDir }))
+    const r = await withTraffic('kill-rollback', () => killThenResume('rollback', 'reverse sync', () => sleep(500)))
+    assert.equal(r.value, 0, 'the resumed rollback succeeded')
+    await assertNothingLost(r.t, r.sum)
+    await assertOldSideWritable()
+    const j = lastRun('rollback')
+    assert.equal(j.result, 'ok')
+    assert.equal(j.steps['drain buffer'], 'skipped')
+    assert.equal(j.steps['reverse sync'], 'ok')
+  })
+
+  it('the SSH connection to the new host drops in the final sync: the cutover rolls back by itself, nothing lost', async () => {
+    await fromOldSide()
+    const r = await withTraffic('ssh-drop', async () => {
+      const cut = run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir }))
+      await untilRunning('cutover', 'final sync')
+      await sleep(1000)
+      // Every SSH session on the new host ends (the listener stays): the runbook's connection, its
+      // Docker tunnel and the relay the engine reads the old database through.
+      await $`docker exec ${lab.new.containerId} sh -c ${"for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^sshd: ops' && kill ${p#/proc/}; done; true"}`
+      return cut
     })
-    const stream = await tamper.start({})
-    let out = ''
-    stream.on('data', (d: Buffer) => (out += d.toString('latin1')))
-    await new Promise((res) => stream.on('end', res))
-    assert.match(out, /1/, `the row was changed: ${out}`)
+    assert.ok(r.error, 'the cutover failed')
+    assert.equal(standin.assignedServer, OLD_SERVER)
+    await assertNothingLost(r.t, r.sum)
+    await assertOldSideWritable()
+    const j = lastRun('cutover')
+    assert.equal(j.steps['final sync'], 'failed')
+    assert.equal(j.steps['auto-rollback'], 'ok')
+    await closeHosts()
+    docker = dockerOverSsh(await connectHost(inv.newHost), { sudo: true })
+  })
+
+  it('a target row changed behind the engine\'s back: the final delta does not verify, the cutover rolls back before moving anything', async () => {
+    await fromOldSide()
+    const out = await inApiContainer(`node -e "const D=require('better-sqlite3');const d=new D('/data/ocean.db');console.log('changed', d.prepare(\\"UPDATE users SET email='tampered@faults.example' WHERE id=(SELECT min(id) FROM users)\\").run().changes)"`)
+    assert.match(out, /changed 1/, `the row was changed: ${out}`)
     const r = await withTraffic('mismatch', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir })))
     assert.equal((r.error as { code?: string } | undefined)?.code, 'OPS_E_MIGRATE_MISMATCH', r.error?.message)
     assert.equal(standin.assignedServer, OLD_SERVER, 'traffic never moved')
