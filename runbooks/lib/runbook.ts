@@ -84,6 +84,7 @@ export class Runbook {
     // Read-only steps run again: later steps use what they find (connections, state).
     if (this.done.has(name) && (opts.mutates || opts.destructive)) {
       this.log(`  = ${label} (done in the interrupted run)`)
+      this.journal.stepStarted(this.runId, name, Boolean(opts.destructive))
       this.journal.stepEnded(this.runId, name, 'skipped', 'completed in the resumed run')
       return undefined
     }

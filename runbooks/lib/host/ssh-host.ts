@@ -37,12 +37,19 @@ export class SshHost implements Host {
   isRoot = false
   /** The connection ended (closed here, or dropped by the network or the server). */
   closed = false
+  /** Resolves when it ends: a wait on the far side (a container's exit) races it rather than hang. */
+  readonly ended: Promise<void>
   private constructor(
     private readonly client: Client,
     readonly target: SshTarget,
   ) {
     this.name = `${target.user}@${target.host}:${target.port ?? 22}`
-    client.on('close', () => (this.closed = true))
+    this.ended = new Promise((resolve) =>
+      client.once('close', () => {
+        this.closed = true
+        resolve()
+      }),
+    )
   }
 
   static async connect(target: SshTarget): Promise<SshHost> {

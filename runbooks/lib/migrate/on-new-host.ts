@@ -123,7 +123,11 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
       o.log(`  ${names.ocean} stopped (${at()})`)
     }
     await container.start()
-    const exit = (await container.wait()) as { StatusCode: number }
+    // A dropped connection ends no stream over it: without this race the wait would never return.
+    const dropped = newHost.ended.then(() => {
+      throw new OpsError('OPS_E_SSH_CONNECT', `the SSH connection to ${newHost.name} dropped while the engine ran; its container may still finish on the new host (the next run removes it). Reconnect and run again`)
+    })
+    const exit = (await Promise.race([container.wait(), dropped])) as { StatusCode: number }
     await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))])
     o.log(`  engine done (${at()})`)
     if (!result) throw new OpsError('OPS_E_MIGRATE_STATE', `the migration container on the new host ended (exit ${exit.StatusCode}) without a result; its output is above`)
@@ -131,7 +135,7 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
   } finally {
     const cleanup = Promise.all([container?.remove({ force: true }).catch(() => undefined), relay.close()])
     try {
-      if (startAfter) {
+      if (startAfter && !newHost.closed) {
         // 304: running already. Anything else (the SSH connection dropped) fails now, not after the wait.
         await docker.getContainer(names.ocean).start().catch((e: { statusCode?: number }) => {
           if (e.statusCode !== 304) throw e
@@ -141,7 +145,8 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
         o.log(`  ${names.ocean} started again and ready (${at()})`)
       }
     } finally {
-      await cleanup
+      // Over a dropped connection nothing answers: give the cleanup a few seconds, no more.
+      await (newHost.closed ? Promise.race([cleanup, new Promise((r) => setTimeout(r, 5000).unref())]) : cleanup)
     }
   }
 }
@@ -149,10 +154,18 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
 /** Marks this process's engine containers: the final sync runs two at once, neither is a leftover. */
 const THIS_RUN = crypto.randomUUID()
 
-async function removeLeftoverEngines(docker: Docker): Promise<void> {
-  const all = await docker.listContainers({ all: true, filters: { label: ['ocean-ops.role=migrate'] } })
-  const left = all.filter((c) => c.Labels['ocean-ops.run'] !== THIS_RUN)
-  await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true })))
+let leftoversGone: Promise<void> | undefined
+
+/** Calls that overlap (the final sync's two runs start together) share one pass; gone already or going (404, 409) is fine. */
+function removeLeftoverEngines(docker: Docker): Promise<void> {
+  leftoversGone ??= (async () => {
+    const all = await docker.listContainers({ all: true, filters: { label: ['ocean-ops.role=migrate'] } })
+    const left = all.filter((c) => c.Labels['ocean-ops.run'] !== THIS_RUN)
+    await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch((e: { statusCode?: number }) => {
+      if (e.statusCode !== 404 && e.statusCode !== 409) throw e
+    })))
+  })().finally(() => (leftoversGone = undefined))
+  return leftoversGone
 }
 
 /** Polls `${url}/ready` until it answers 200. */

@@ -5,8 +5,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DuckDBInstance } from '@duckdb/node-api'
 import { startRedis, type RedisServer } from '../../../scripts/lib/loopback-servers.ts'
+import { storedValues } from '../../helpers/stored-telemetry.ts'
 import { childRoles, spawnOcean, type OceanProcess } from '../../helpers/ocean-process.ts'
 
 const KEY = 'crash-test-key-0123456789'
@@ -61,15 +61,6 @@ function ingest(base: () => string): Load {
       await Promise.all(clients)
     },
   }
-}
-
-async function storedValues(dataDir: string): Promise<number[]> {
-  const db = await DuckDBInstance.create(path.join(dataDir, 'telemetry.duckdb'))
-  const c = await db.connect()
-  const rows = (await c.runAndReadAll('SELECT value FROM telemetry')).getRows().map((r) => Number(r[0]))
-  c.closeSync()
-  db.closeSync()
-  return rows
 }
 
 async function drain(base: string): Promise<void> {

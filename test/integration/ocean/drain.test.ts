@@ -8,11 +8,11 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DuckDBInstance } from '@duckdb/node-api'
 import { Redis } from 'ioredis'
 import { startRedis, type RedisServer } from '../../../scripts/lib/loopback-servers.ts'
 import { bundleService, runtimeCommand } from '../../../services/ocean/runtime.ts'
 import { DRAIN_RESULT_PREFIX, type BufferAccount } from '../../../services/ocean/src/buffer/drain-result.ts'
+import { storedValues } from '../../helpers/stored-telemetry.ts'
 import { childRoles, spawnOcean } from '../../helpers/ocean-process.ts'
 
 const KEY = 'drain-test-key-0123456789'
@@ -31,16 +31,6 @@ function newDir(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-drain-'))
   dirs.push(d)
   return d
-}
-
-async function storedValues(dataDir: string, sensor?: string): Promise<number[]> {
-  const db = await DuckDBInstance.create(path.join(dataDir, 'telemetry.duckdb'))
-  const c = await db.connect()
-  const where = sensor ? ` WHERE sensor_id = '${sensor}'` : ''
-  const rows = (await c.runAndReadAll(`SELECT value FROM telemetry${where}`)).getRows().map((r) => Number(r[0]))
-  c.closeSync()
-  db.closeSync()
-  return rows
 }
 
 /** Posts `n` events in batches of 1,000 with unique integer values; returns the values answered 202. */

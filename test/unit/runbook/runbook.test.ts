@@ -70,6 +70,11 @@ test('--resume skips the steps the interrupted run finished and runs the rest', 
   await assert.rejects(runRunbook('migrate', { journalPath, log: quiet().log }, body('b')))
   await runRunbook('migrate', { journalPath, resume: true, log: quiet().log }, body())
   assert.deepEqual(ran, ['a', 'b', 'c'])
+  // The resumed run's journal says what it skipped, not only what it ran.
+  const j = Journal.open(journalPath)
+  const resumed = j.lastRun('migrate')!
+  assert.deepEqual(j.steps(resumed.run_id).map((x) => [x.step, x.result]), [['a', 'skipped'], ['b', 'ok'], ['c', 'ok']])
+  j.close()
   await runRunbook('migrate', { journalPath, resume: true, log: quiet().log }, body())
   assert.deepEqual(ran, ['a', 'b', 'c', 'a', 'b', 'c'], 'a finished run is not resumed: the next run starts over')
 })
