@@ -129,7 +129,7 @@ async function autoRollback(rb: Runbook, s: Sides, maybeOnNew: boolean): Promise
       try {
         await accountForNewBuffer(s, p.progress)
         await unfreezeOldDb(s)
-        await syncOnNewHost(s, 'reverse', p.progress, { keepApiStopped: true })
+        await syncOnNewHost(s, 'reverse', p.progress, { keepApiStopped: true, bufferAccounted: true })
         await advanceSequences(s)
       } catch (e) {
         p.progress('the new side\'s writes cannot all be carried back: the clients stay on the new side, which serves again')

@@ -61,7 +61,7 @@ export async function rollback(rb: Runbook, inv: Inventory, opts: { soakSeconds?
     }
   })
   await rb.step('unfreeze old database', { mutates: true, describe: 'PostgreSQL read-write again; the old app stays stopped until the sync is in' }, () => unfreezeOldDb(s))
-  const r = await rb.step('reverse sync', { mutates: true, describe: 'the new side\'s writes since the cutover mark into PostgreSQL' }, (p) => syncOnNewHost(s, 'reverse', p.progress, { keepApiStopped: true }))
+  const r = await rb.step('reverse sync', { mutates: true, describe: 'the new side\'s writes since the cutover mark into PostgreSQL' }, (p) => syncOnNewHost(s, 'reverse', p.progress, { keepApiStopped: true, bufferAccounted: true }))
   report.reverse = r?.report?.reverse ?? []
   report.sessionsNotCarriedBack = report.reverse.find((x) => x.table === 'sessions')?.notCarriedBack ?? 0
   if (report.sessionsNotCarriedBack) rb.log(`  ${sessionsLine(report.sessionsNotCarriedBack)}`)

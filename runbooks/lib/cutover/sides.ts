@@ -128,8 +128,8 @@ export async function accountForNewBuffer(s: Sides, log: (line: string) => void)
   return a
 }
 
-export async function syncOnNewHost(s: Sides, mode: Mode | Mode[], log: (line: string) => void, opts: { keepApiStopped?: boolean; live?: boolean; only?: 'sqlite' | 'duckdb' } = {}): Promise<OnNewHostResult> {
-  const r = await migrateOnNewHost(s.inv, s.newHost, s.oldHost, s.docker, { mode, log, readyUrl: s.newUrl, keepApiStopped: opts.keepApiStopped, only: opts.only })
+export async function syncOnNewHost(s: Sides, mode: Mode | Mode[], log: (line: string) => void, opts: { keepApiStopped?: boolean; live?: boolean; only?: 'sqlite' | 'duckdb'; bufferAccounted?: boolean } = {}): Promise<OnNewHostResult> {
+  const r = await migrateOnNewHost(s.inv, s.newHost, s.oldHost, s.docker, { mode, log, readyUrl: s.newUrl, keepApiStopped: opts.keepApiStopped, only: opts.only, bufferAccounted: opts.bufferAccounted })
   // A delta while the old side still takes writes cannot end equal: what arrived meanwhile is for the next one.
   if (!r.ok && opts.live && r.code === 'OPS_E_MIGRATE_MISMATCH') {
     log('    (writes arrived during this catch-up; the final delta, with writes frozen, takes them and must verify)')

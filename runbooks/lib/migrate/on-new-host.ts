@@ -13,6 +13,7 @@ import type { SshHost } from '../host/ssh-host.ts'
 import { openRelay } from '../host/relay.ts'
 import { resolveSecret, type Inventory } from '../inventory.ts'
 import { OpsError } from '../ops-error.ts'
+import { bufferProblem, drainNewBuffer } from '../cutover/new-buffer.ts'
 import { MAPPING_ENV, type MappingFile } from './mapping.ts'
 import type { Mode } from './run-migration.ts'
 import { RESULT_PREFIX, type MigrationReport } from './report.ts'
@@ -24,6 +25,8 @@ export interface OnNewHostOptions {
   readyUrl?: string
   /** Leave the API stopped afterwards (the rollback freezes the new side). */
   keepApiStopped?: boolean
+  /** The caller has drained the new side's buffer with the API stopped (the rollback's own step). */
+  bufferAccounted?: boolean
   /** Only the SQLite or only the DuckDB tables; a SQLite-only run leaves the API running (WAL takes both writers). */
   only?: 'sqlite' | 'duckdb'
   resume?: boolean
@@ -121,6 +124,14 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
       o.log(`  stopping ${names.ocean} for the run (DuckDB takes one writer)`)
       await docker.getContainer(names.ocean).stop({ t: 30 }) // its worker drains the buffer on SIGTERM
       o.log(`  ${names.ocean} stopped (${at()})`)
+    }
+    // The buffer is data: the reverse sync reads DuckDB as "what the new side holds", so every
+    // event the API acknowledged must be stored first (the rollback has done so in its own step).
+    if ([o.mode].flat().includes('reverse') && !o.bufferAccounted) {
+      const account = await drainNewBuffer(docker, names, o.log)
+      const problem = bufferProblem(account, names)
+      if (problem) throw new OpsError('OPS_E_BUFFER_UNACCOUNTED', problem)
+      o.log(`  buffer: ${account.storedEvents} acknowledged events were still in Redis, now stored; nothing left (${at()})`)
     }
     await container.start()
     // A dropped connection ends no stream over it: without this race the wait would never return.
