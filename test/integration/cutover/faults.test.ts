@@ -323,6 +323,8 @@ describe('cutover and rollback under faults (lab)', { timeout: 1_800_000 }, () =
 
   it('a target row changed behind the engine\'s back: the final delta does not verify, the cutover rolls back before moving anything', async () => {
     await fromOldSide()
+    // A run cut off mid-sync can leave the new API stopped (the next cutover's preflight starts it): start it here to reach its files.
+    await docker.getContainer(names.ocean).start().catch((e: { statusCode?: number }) => assert.equal(e.statusCode, 304))
     const out = await inApiContainer(`node -e "const D=require('better-sqlite3');const d=new D('/data/ocean.db');console.log('changed', d.prepare(\\"UPDATE users SET email='tampered@faults.example' WHERE id=(SELECT min(id) FROM users)\\").run().changes)"`)
     assert.match(out, /changed 1/, `the row was changed: ${out}`)
     const r = await withTraffic('mismatch', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir })))
