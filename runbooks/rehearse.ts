@@ -254,7 +254,7 @@ export function rehearseMarkdown(r: RehearseReport): string {
     '',
     `- write freeze (cutover): **${r.writeFreezeSeconds === null ? '–' : `${r.writeFreezeSeconds.toFixed(2)} s`}**`,
     r.move ? `- writes sent ${r.move.traffic.sent.users + r.move.traffic.sent.telemetry}, acknowledged ${r.move.traffic.acked.users + r.move.traffic.acked.telemetry} (${r.move.traffic.retried} attempts retried; longest wait ${(r.move.traffic.longestWaitMs / 1000).toFixed(1)} s); found afterwards on the new side: ${f(r.move.found)}` : '- no traffic figures',
-    r.rollbackDrill ? `- rollback drill: write freeze ${((r.rollbackDrill.report.writeFreezeMs ?? 0) / 1000).toFixed(2)} s; found afterwards in PostgreSQL: ${f(r.rollbackDrill.found)}` : '',
+    r.rollbackDrill ? `- rollback drill: write freeze ${((r.rollbackDrill.report.writeFreezeMs ?? 0) / 1000).toFixed(2)} s; ${r.rollbackDrill.report.buffer?.storedEvents ?? 0} acknowledged events were still in the new side's Redis and were stored before the reverse sync; found afterwards in PostgreSQL: ${f(r.rollbackDrill.found)}${r.rollbackDrill.report.sessionsNotCarriedBack ? `; ${r.rollbackDrill.report.sessionsNotCarriedBack} session changes left behind (those users log in again)` : ''}` : '',
     r.mysql ? `- old host CPU: ${r.mysql.cpuBefore.toFixed(0)} % before MySQL removal, ${r.mysql.cpuAfter?.toFixed(0) ?? '?'} % after; ${r.mysql.removed} MySQL processes removed; ${r.mysql.respawned} respawned` : '',
     r.verification ? `- verification: ${r.verification.ok ? 'passed' : `FAILED (${r.verification.failed.join(', ')})`}, ${r.verification.checks} checks` : '',
     '',

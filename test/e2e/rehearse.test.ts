@@ -28,6 +28,8 @@ describe('rehearse: the whole move on the lab', { timeout: 1_200_000 }, () => {
       process.stderr.write(`${l}\n`)
     }
     report = await rehearse({ seed: { users: 3000, telemetryRows: 100_000 }, rate: 30, watchSeconds: 10, reportDir: path.join(dir, 'reports'), log })
+    const f = (x: NonNullable<RehearseReport['move']>['found']) => `users ${x.users.found}/${x.users.acked}, events ${x.telemetry.found}/${x.telemetry.acked}`
+    process.stderr.write(`rehearse figures: move ${report.move ? f(report.move.found) : '-'}, write freeze ${report.writeFreezeSeconds?.toFixed(2)} s; rollback drill ${report.rollbackDrill ? `${f(report.rollbackDrill.found)}, write freeze ${((report.rollbackDrill.report.writeFreezeMs ?? 0) / 1000).toFixed(2)} s, ${report.rollbackDrill.report.buffer?.storedEvents ?? 0} events drained from Redis` : '-'}\n`)
     assert.equal(report.ok, true, report.failures.join('; '))
     assert.ok(report.steps.every((s) => s.ok))
     // The engine in the image read the copied SQLite chunks back in its worker thread, never falling back.

@@ -18,6 +18,7 @@ import { prepareCutover } from '../../../runbooks/prepare.ts'
 import { FLOATING_IP_ID, findOnNewSide, findOnOldSide, NEW_SERVER, OLD_SERVER, writeRehearseInventory, type Found } from '../../../runbooks/rehearse.ts'
 import { rollback } from '../../../runbooks/rollback.ts'
 import { stackNames } from '../../../runbooks/lib/deploy/stack-spec.ts'
+import { waitReady } from '../../../runbooks/lib/migrate/on-new-host.ts'
 import { closeHosts, connectHost } from '../../../runbooks/lib/host/connect.ts'
 import { dockerOverSsh } from '../../../runbooks/lib/host/docker-over-ssh.ts'
 import type { Inventory } from '../../../runbooks/lib/inventory.ts'
@@ -185,8 +186,8 @@ async function killThenResume(runbook: 'cutover' | 'rollback', step: string, at:
   return cli([runbook, '--resume', '--yes', '--soak', '3']).exited
 }
 
-async function backlog(): Promise<{ pending_entries: number; lag_entries: number }> {
-  const res = await fetch(`${clientUrl}/api/ocean/telemetry/unprocessed`, { headers: { authorization: `Bearer ${apiKey}` } })
+async function backlog(base = clientUrl): Promise<{ pending_entries: number; lag_entries: number }> {
+  const res = await fetch(`${base}/api/ocean/telemetry/unprocessed`, { headers: { authorization: `Bearer ${apiKey}` } })
   return (await res.json()) as { pending_entries: number; lag_entries: number }
 }
 
@@ -321,12 +322,18 @@ describe('cutover and rollback under faults (lab)', { timeout: 1_800_000 }, () =
     docker = dockerOverSsh(await connectHost(inv.newHost), { sudo: true })
   })
 
-  it('a target row changed behind the engine\'s back: the final delta does not verify, the cutover rolls back before moving anything', async () => {
+  it('a target row written behind the engine\'s back: the final delta does not verify, the cutover rolls back before moving anything', async () => {
     await fromOldSide()
-    // A run cut off mid-sync can leave the new API stopped (the next cutover's preflight starts it): start it here to reach its files.
+    // An event stored on the new side before the cutover, sent to it directly (not through the
+    // floating address): the target holds a row the source never had. A SQLite row changed that way
+    // is repaired from the source by the delta (its chunks are compared and repaired); an
+    // append-only table's rows have no key to repair by, so the final verification must refuse.
     await docker.getContainer(names.ocean).start().catch((e: { statusCode?: number }) => assert.equal(e.statusCode, 304))
-    const out = await inApiContainer(`node -e "const D=require('better-sqlite3');const d=new D('/data/ocean.db');console.log('changed', d.prepare(\\"UPDATE users SET email='tampered@faults.example' WHERE id=(SELECT min(id) FROM users)\\").run().changes)"`)
-    assert.match(out, /changed 1/, `the row was changed: ${out}`)
+    const direct = inv.ocean!.url!
+    await waitReady(direct, 60_000)
+    const post = await fetch(`${direct}/api/ocean/telemetry/ingest`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ sensor_id: 'behind-the-engine', value: 1 }) })
+    assert.equal(post.status, 202)
+    for (let b = await backlog(direct); b.pending_entries + b.lag_entries > 0; b = await backlog(direct)) await sleep(200)
     const r = await withTraffic('mismatch', () => run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir })))
     assert.equal((r.error as { code?: string } | undefined)?.code, 'OPS_E_MIGRATE_MISMATCH', r.error?.message)
     assert.equal(standin.assignedServer, OLD_SERVER, 'traffic never moved')
