@@ -1,13 +1,14 @@
 // The Ocean app factory: build(config, deps) returns a Fastify instance with every route, kept
 // apart from listen() so tests drive it with app.inject(). Shared resources (SQLite, Redis) are
 // opened here and closed in onClose.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Analytics } from './analytics/analytics.ts'
 import { bearerChecker } from './auth.ts'
 import { bufferNames, connectRedis, RedisBuffer, redisReady } from './buffer/redis-buffer.ts'
 import type { OceanConfig } from './config.ts'
 import { Errors, isOceanError, OceanError } from './errors.ts'
+import { parseJsonBody } from './json-body.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import analyticsRoutes from './routes/analytics.ts'
 import billingRoutes from './routes/billing.ts'
@@ -59,11 +60,28 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
       ? { loggerInstance: deps.loggerInstance }
       : { logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] } }),
     bodyLimit: 64 * 1024,
+    // A 256-byte id percent-encoded is at most 768 characters (ids.ts).
+    maxParamLength: 1024,
+    // Slow clients cannot hold connections: see config.ts (OCEAN_*_TIMEOUT_SECONDS).
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.idleTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    // Errors raised before routing (a bad or too long URL) answer in the service's format too.
+    frameworkErrors: (err, _req, reply) => void sendError(reply, frameworkError(err)),
     // Per-request log lines cost ~10 % of ingest throughput; the metrics carry the same facts.
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' }),
     ajv: { customOptions: {} },
   })
   app.setValidatorCompiler(validatorCompiler)
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string))
+    } catch (e) {
+      done(e as Error, undefined)
+    }
+  })
 
   const db = openSqlite(config.dataDir)
   const redis = connectRedis(config.redisUrl, 'ocean-api')
@@ -105,13 +123,20 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
   app.setErrorHandler((err: FastifyError | OceanError, req, reply) => {
     const e = toOceanError(err)
     if (e.statusCode >= 500) req.log.error({ err }, 'request failed')
-    void reply.status(e.statusCode).send({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } })
+    void sendError(reply, e)
   })
+  const checkBearer = bearerChecker(config.apiKey)
+  // Without the key, an unknown /api/ocean route is a 401 like a known one: routes cannot be listed.
   app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: { code: 'OCEAN_E_ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}; see the README for the API` } })
+    const path = req.url.split('?')[0] ?? ''
+    try {
+      if (path === '/metrics' || path.startsWith('/api/ocean/') || path === '/api/ocean') checkBearer(req.headers.authorization)
+    } catch (e) {
+      return sendError(reply, e as OceanError)
+    }
+    return sendError(reply, Errors.routeNotFound(`no route ${req.method} ${path}; see the README for the API`))
   })
 
-  const checkBearer = bearerChecker(config.apiKey)
   await app.register(healthRoutes, { checkBearer })
   await app.register(
     async (api) => {
@@ -127,6 +152,16 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
     { prefix: '/api/ocean' },
   )
   return app
+}
+
+function sendError(reply: FastifyReply, e: OceanError): FastifyReply {
+  return reply.status(e.statusCode).send({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } })
+}
+
+function frameworkError(err: FastifyError): OceanError {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return Errors.uriTooLong()
+  if (err.code === 'FST_ERR_BAD_URL') return Errors.badUrl()
+  return toOceanError(err)
 }
 
 /** Maps Fastify's own errors (validation, body parsing, limits) onto the catalog. */

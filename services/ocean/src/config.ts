@@ -23,6 +23,13 @@ export interface OceanConfig {
   maxBatchBytes: number
   /** Events per Redis stream entry: a batch is split into entries of at most this many. */
   entryEvents: number
+  /** How long an ingest Idempotency-Key is remembered: a retry within it gets the first answer. */
+  idempotencyMs: number
+  /** Slow clients: the headers must arrive within headersTimeoutMs and the whole request within requestTimeoutMs; a connection idle for idleTimeoutMs is closed (keepAliveTimeoutMs between requests). */
+  headersTimeoutMs: number
+  requestTimeoutMs: number
+  idleTimeoutMs: number
+  keepAliveTimeoutMs: number
   /** Accepted event timestamps: not older than this many days, not further ahead than this many seconds. */
   maxPastDays: number
   maxFutureSeconds: number
@@ -44,6 +51,18 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
     throw Errors.config(`${name}=${JSON.stringify(raw)} is not an integer from ${min} to ${max}`)
   }
   return n
+}
+
+function timeouts(env: Env): Pick<OceanConfig, 'headersTimeoutMs' | 'requestTimeoutMs' | 'idleTimeoutMs' | 'keepAliveTimeoutMs'> {
+  const headersTimeoutMs = int(env, 'OCEAN_HEADERS_TIMEOUT_SECONDS', 10, 1, 3600) * 1000
+  const requestTimeoutMs = int(env, 'OCEAN_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600) * 1000
+  if (headersTimeoutMs > requestTimeoutMs) throw Errors.config('OCEAN_HEADERS_TIMEOUT_SECONDS must not be larger than OCEAN_REQUEST_TIMEOUT_SECONDS')
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    idleTimeoutMs: int(env, 'OCEAN_IDLE_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
+    keepAliveTimeoutMs: int(env, 'OCEAN_KEEP_ALIVE_SECONDS', 5, 1, 3600) * 1000,
+  }
 }
 
 export function loadConfig(env: Env = process.env): OceanConfig {
@@ -77,6 +96,8 @@ export function loadConfig(env: Env = process.env): OceanConfig {
     maxBatchEvents: int(env, 'OCEAN_MAX_BATCH_EVENTS', 10_000, 1, 100_000),
     maxBatchBytes: int(env, 'OCEAN_MAX_BATCH_BYTES', 5 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     entryEvents: int(env, 'OCEAN_ENTRY_EVENTS', 1000, 1, 10_000),
+    idempotencyMs: int(env, 'OCEAN_IDEMPOTENCY_SECONDS', 900, 1, 7 * 86400) * 1000,
+    ...timeouts(env),
     maxPastDays: int(env, 'OCEAN_MAX_PAST_DAYS', 3650, 1, 36500),
     maxFutureSeconds: int(env, 'OCEAN_MAX_FUTURE_SECONDS', 300, 0, 86400 * 7),
     hotMaxRows: int(env, 'OCEAN_HOT_MAX_ROWS', 200_000, 1000, 10_000_000),

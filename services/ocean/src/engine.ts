@@ -7,6 +7,7 @@ import type { BufferAccount } from './buffer/drain-result.ts'
 import { bufferNames, RedisBuffer, redisReady } from './buffer/redis-buffer.ts'
 import type { OceanConfig } from './config.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
+import { keepPrivate } from './stores/private-files.ts'
 import { TelemetryStore } from './stores/duckdb-store.ts'
 import { IngestWorker } from './worker/ingest-worker.ts'
 
@@ -30,6 +31,7 @@ export function storeOptions(config: OceanConfig): Parameters<typeof TelemetrySt
 
 export async function startEngine(config: OceanConfig, metrics: Metrics, log: FastifyBaseLogger): Promise<Engine> {
   const store = await TelemetryStore.open(storeOptions(config))
+  keepPrivate(config.dataDir)
   // The worker's own connection: it blocks in XREADGROUP and waits out Redis restarts.
   const redis = new Redis(config.redisUrl, { connectionName: 'ocean-worker', maxRetriesPerRequest: null })
   redis.on('error', (err) => log.warn({ err: err.message }, 'worker redis connection error'))

@@ -15,6 +15,9 @@ import { drainBuffer, startEngine } from './engine.ts'
 import { Errors, isOceanError } from './errors.ts'
 import { createMetrics } from './metrics.ts'
 
+// Every file this service creates (databases, WAL, exports, the engine socket) is its user's alone.
+process.umask(0o077)
+
 const log = pino({ level: process.env.OCEAN_LOG_LEVEL ?? 'info', name: `ocean-${process.env.OCEAN_ROLE ?? 'main'}` })
 
 function onSignal(stop: () => Promise<void>): void {

@@ -154,7 +154,7 @@ describe('profiles and metadata', () => {
       assert.deepEqual((await h.api('GET', '/api/ocean/metadata/cfg.version')).json().value, value)
     }
     assert.equal((await h.api('GET', '/api/ocean/metadata/missing')).statusCode, 404)
-    assert.equal((await h.api('POST', '/api/ocean/metadata/bad%20key', { value: 1 })).statusCode, 400)
+    assert.equal((await h.api('POST', '/api/ocean/metadata/bad%09key', { value: 1 })).statusCode, 400)
   })
 })
 

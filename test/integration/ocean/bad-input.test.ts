@@ -86,12 +86,12 @@ describe('batches are all or nothing', () => {
 })
 
 describe('ids and timestamps', () => {
-  it('SQL metacharacters and control characters in ids are refused', async () => {
-    for (const id of ["x' OR '1'='1", 'a;DROP TABLE users', 'a b', 'a\u0000b', 'a\nb', '', 'x'.repeat(129), '../etc/passwd"']) {
+  it('control characters, empty and over-long ids are refused (SQL metacharacters are just text: hostile-input.test.ts)', async () => {
+    for (const id of ['a\u0000b', 'a\nb', '', 'x'.repeat(257), 'é'.repeat(129)]) {
       const r = await h.api('POST', '/api/ocean/telemetry/ingest', { sensor_id: id, value: 1 })
       assert.equal(r.statusCode, 400, JSON.stringify(id))
     }
-    const analytics = await h.api('GET', `/api/ocean/analytics/sensor/${encodeURIComponent("x' OR 1=1 --")}/stats`)
+    const analytics = await h.api('GET', `/api/ocean/analytics/sensor/${encodeURIComponent("x' OR 1=1 --\n")}/stats`)
     assert.equal(analytics.statusCode, 400)
     await nothingBuffered()
   })

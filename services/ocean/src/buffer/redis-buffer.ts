@@ -2,7 +2,7 @@
 // A batch is added in one MULTI/EXEC round trip, so it is stored whole or not at all, and only
 // then is the client told 202. The same module holds the consumer-group calls the worker makes.
 import { Redis } from 'ioredis'
-import { Errors } from '../errors.ts'
+import { Errors, type OceanError } from '../errors.ts'
 import type { PackedEvent } from '../stores/duckdb-store.ts'
 import { chunk } from './event-codec.ts'
 
@@ -109,11 +109,40 @@ export class RedisBuffer {
     let results: [Error | null, unknown][] | null
     try {
       results = await multi.exec()
-    } catch {
-      throw Errors.bufferUnavailable()
+    } catch (e) {
+      throw bufferError(e)
     }
     if (!results || results.some(([err]) => err !== null)) throw Errors.bufferUnavailable()
     return results.slice(0, -1).map(([, id]) => String(id))
+  }
+
+  /**
+   * Adds the events once per idempotency key: in one Lua script (atomic in Redis) the key is looked
+   * up and, if it is new, the entries are added and the key remembered for `ttlMs` with the answer.
+   * A retry, even one sent while the first attempt is still queued in a paused Redis, gets the first
+   * answer (`replayed`); the same key with another request (fingerprint) is a 409.
+   */
+  async appendOnce(key: string, fingerprint: string, events: PackedEvent[], ttlMs: number): Promise<{ ids: string[]; events: number; replayed: boolean }> {
+    const entries = chunk(events, this.entryEvents).map((part) => JSON.stringify(part))
+    let answer: [number, string]
+    try {
+      answer = (await this.redis.eval(
+        APPEND_ONCE,
+        3,
+        `${this.names.stream}:idem:${key}`,
+        this.names.stream,
+        this.names.accepted,
+        fingerprint,
+        String(ttlMs),
+        String(events.length),
+        ...entries,
+      )) as [number, string]
+    } catch (e) {
+      throw bufferError(e)
+    }
+    const record = JSON.parse(answer[1]) as { f: string; n: number; ids: string[] }
+    if (record.f !== fingerprint) throw Errors.idempotencyConflict('this Idempotency-Key was already used with a different request; use a new key for a new request')
+    return { ids: record.ids, events: record.n, replayed: answer[0] === 0 }
   }
 
   async backlog(): Promise<Backlog> {
@@ -142,6 +171,30 @@ export class RedisBuffer {
     const next = (await this.redis.xrange(this.names.stream, `(${last ?? '0-0'}`, '+', 'COUNT', 1)) as [string, string[]][]
     return next[0]?.[0] ?? null
   }
+}
+
+// KEYS: idempotency key, stream, accepted counter. ARGV: fingerprint, ttl ms, event count, entries.
+const APPEND_ONCE = `
+local prior = redis.call('GET', KEYS[1])
+if prior then return {0, prior} end
+local ids = {}
+for i = 4, #ARGV do ids[#ids + 1] = redis.call('XADD', KEYS[2], '*', 'e', ARGV[i]) end
+redis.call('INCRBY', KEYS[3], ARGV[3])
+local record = cjson.encode({f = ARGV[1], n = tonumber(ARGV[3]), ids = ids})
+redis.call('SET', KEYS[1], record, 'PX', ARGV[2])
+return {1, record}
+`
+
+/**
+ * What a failed write to Redis means for the client. Redis answering with an error, or the command
+ * never leaving this process (not connected: the offline queue is off), means nothing was added.
+ * A timeout or a connection lost after sending means it may have been: saying "not accepted" then
+ * would make a client retry into a duplicate.
+ */
+export function bufferError(e: unknown): OceanError {
+  const message = e instanceof Error ? e.message : String(e)
+  const notSent = (e as { name?: string }).name === 'ReplyError' || message.includes('enableOfflineQueue')
+  return notSent ? Errors.bufferUnavailable() : Errors.bufferOutcomeUnknown()
 }
 
 export function nextId(id: string): string {

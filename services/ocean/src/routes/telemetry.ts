@@ -1,7 +1,10 @@
 // Telemetry ingestion: one event or a batch, validated whole, added to the Redis buffer in one
 // round trip and answered 202 only once Redis holds it. A batch is accepted whole or not at all.
-import type { FastifyPluginAsync } from 'fastify'
+// With an Idempotency-Key header a retry within the window gets the first answer and adds nothing.
+import crypto from 'node:crypto'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { packEvent, packEvents, type TelemetryEvent } from '../buffer/event-codec.ts'
+import type { PackedEvent } from '../stores/duckdb-store.ts'
 import { Errors } from '../errors.ts'
 import { sensorId } from '../validation.ts'
 
@@ -22,17 +25,42 @@ const event = {
   },
 } as const
 
+const idempotencyHeaders = {
+  type: 'object',
+  properties: { 'idempotency-key': { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' } },
+} as const
+
+type Keyed = { 'idempotency-key'?: string }
+
+/** What makes two requests "the same" for an idempotency key: the route and the body. */
+function fingerprint(route: string, body: unknown): string {
+  return crypto.createHash('sha256').update(route).update('\n').update(JSON.stringify(body)).digest('base64url')
+}
+
 const telemetryRoutes: FastifyPluginAsync = async (app) => {
   const { buffer, config, metrics } = app.ocean
   const bounds = () => ({ now: Date.now(), maxPastDays: config.maxPastDays, maxFutureSeconds: config.maxFutureSeconds })
 
-  app.post<{ Body: TelemetryEvent }>('/telemetry/ingest', { schema: { body: event } }, async (req, reply) => {
+  /** Adds keyed events once; a replay is marked with the Idempotent-Replayed header. */
+  async function appendKeyed(reply: FastifyReply, key: string, route: string, body: unknown, events: PackedEvent[]) {
+    const added = await buffer.appendOnce(key, fingerprint(route, body), events, config.idempotencyMs)
+    if (added.replayed) reply.header('idempotent-replayed', 'true')
+    else metrics.ingested.inc(added.events)
+    return added
+  }
+
+  app.post<{ Body: TelemetryEvent; Headers: Keyed }>('/telemetry/ingest', { schema: { body: event, headers: idempotencyHeaders } }, async (req, reply) => {
+    const key = req.headers['idempotency-key']
+    if (key !== undefined) {
+      const added = await appendKeyed(reply, key, 'ingest', req.body, [packEvent(req.body, bounds())])
+      return reply.status(202).send({ accepted: added.events, id: added.ids[0] })
+    }
     const id = await buffer.appendOne(packEvent(req.body, bounds()))
     metrics.ingested.inc()
     return reply.status(202).send({ accepted: 1, id })
   })
 
-  app.post<{ Body: { events: TelemetryEvent[] } }>(
+  app.post<{ Body: { events: TelemetryEvent[] }; Headers: Keyed }>(
     '/telemetry/batch',
     {
       bodyLimit: config.maxBatchBytes,
@@ -44,6 +72,7 @@ const telemetryRoutes: FastifyPluginAsync = async (app) => {
         }
       },
       schema: {
+        headers: idempotencyHeaders,
         body: {
           type: 'object',
           required: ['events'],
@@ -54,6 +83,11 @@ const telemetryRoutes: FastifyPluginAsync = async (app) => {
     },
     async (req, reply) => {
       const packed = packEvents(req.body.events, bounds())
+      const key = req.headers['idempotency-key']
+      if (key !== undefined) {
+        const added = await appendKeyed(reply, key, 'batch', req.body, packed)
+        return reply.status(202).send({ accepted: added.events, ids: added.ids, entry_events: config.entryEvents })
+      }
       const ids = await buffer.append(packed)
       metrics.ingested.inc(packed.length)
       // Entry i of `ids` holds events [i * entry_events, (i + 1) * entry_events).

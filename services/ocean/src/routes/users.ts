@@ -1,14 +1,14 @@
 // Users: POST /users creates one (409 on a taken username or email), GET /users/:id reads it.
 import type { FastifyPluginAsync } from 'fastify'
 import { Errors } from '../errors.ts'
-import { idParams } from '../validation.ts'
+import { idParams, pathId, textId } from '../validation.ts'
 
 const userBody = {
   type: 'object',
   required: ['username', 'email'],
   additionalProperties: false,
   properties: {
-    username: { type: 'string', pattern: '^[A-Za-z0-9_.-]{3,64}$' },
+    username: textId,
     email: { type: 'string', maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$' },
   },
 } as const
@@ -20,9 +20,10 @@ const userRoutes: FastifyPluginAsync = async (app) => {
     return reply.status(201).send(users.create(req.body.username, req.body.email))
   })
 
-  app.get<{ Params: { id: number } }>('/users/:id', { schema: { params: idParams } }, async (req) => {
-    const user = users.get(req.params.id)
-    if (!user) throw Errors.notFound(`user ${req.params.id} not found`)
+  app.get<{ Params: { id: string } }>('/users/:id', { schema: { params: idParams } }, async (req) => {
+    const id = pathId(req.params.id)
+    const user = users.get(id)
+    if (!user) throw Errors.notFound(`user ${id} not found`)
     return user
   })
 }

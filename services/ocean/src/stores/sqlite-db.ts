@@ -2,6 +2,7 @@
 // settings several processes can share, and brings its schema up to date.
 import fs from 'node:fs'
 import path from 'node:path'
+import { keepPrivate } from './private-files.ts'
 import Database from 'better-sqlite3'
 
 export type SqliteDb = Database.Database
@@ -66,6 +67,7 @@ export function openSqlite(dataDir: string): SqliteDb {
   db.pragma('wal_autocheckpoint = 1000')
   db.pragma('journal_size_limit = 67108864')
   migrate(db)
+  keepPrivate(dataDir)
   return db
 }
 
