@@ -5,6 +5,7 @@
 import path from 'node:path'
 import { analyticsBench } from './analytics.ts'
 import { batchIngestBench } from './batch.ts'
+import { exportBench } from './export.ts'
 import { singleIngestBench } from './ingest.ts'
 import { lookupsBench } from './lookups.ts'
 import { migrateBench } from './migrate.ts'
@@ -16,6 +17,7 @@ const BENCHES: Record<string, { title: string; run: (ctx: BenchContext) => Promi
   batch: { title: '2 batch ingest HTTP -> Redis -> worker -> DuckDB vs appender alone and HTTP sink (+ RSS)', run: batchIngestBench },
   lookups: { title: '3 user lookup and session validate at 10k req/s vs hello-world', run: lookupsBench },
   analytics: { title: '4 analytics on 10 M rows (quick: 1 M) vs PostgreSQL 15 and plain DuckDB', run: analyticsBench },
+  export: { title: '7 analytics export of 5 M rows (quick: 1 M) in each format: service RSS vs the same export of a fifth of the rows', run: exportBench },
   migrate: { title: '6 data migration PG -> DuckDB (5 M rows) and SQLite (1 M) incl. verification vs psql COPY and psql | sqlite3 (+ RSS), reverse SQLite -> PG (5 M) vs pgloader', run: migrateBench },
 }
 // RSS (benchmark 5) is sampled during 1 and 2.

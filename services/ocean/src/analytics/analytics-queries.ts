@@ -93,21 +93,3 @@ export function anomaliesQuery(sensor: string, metric: string, window: number, t
     ORDER BY t LIMIT ${limit}`
   return { sql, params }
 }
-
-export type ExportFormat = 'parquet' | 'csv' | 'json'
-
-function literal(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`
-}
-
-/** COPY takes no parameters, so this one inlines its (validated, quoted) values. */
-export function exportQuery(target: string, format: ExportFormat, sensor: string | undefined, range: Range, limit: number): string {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer')
-  const where: string[] = []
-  if (sensor !== undefined) where.push(`sk = hash(${literal(sensor)}) AND sensor_id = ${literal(sensor)}`)
-  if (range.from !== undefined) where.push(`ts >= make_timestamp(${BigInt(range.from) * 1000n})`)
-  if (range.to !== undefined) where.push(`ts < make_timestamp(${BigInt(range.to) * 1000n})`)
-  const options = { parquet: 'FORMAT parquet', csv: 'FORMAT csv, HEADER true', json: 'FORMAT json, ARRAY true' }[format]
-  return `COPY (SELECT sensor_id, strftime(ts, '%Y-%m-%dT%H:%M:%S.%gZ') AS timestamp, value, data FROM telemetry
-    ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts, sensor_id LIMIT ${limit}) TO ${literal(target)} (${options})`
-}

@@ -1,7 +1,8 @@
 // What the API needs from the analytics engine. Implemented in-process over the DuckDB reader
 // connection (the process that owns the file), and by a client that forwards to that process.
 import type { Readable } from 'node:stream'
-import type { Bucket, ExportFormat, Range } from './analytics-queries.ts'
+import type { Bucket, Range } from './analytics-queries.ts'
+import type { ExportFormat } from './export-plan.ts'
 
 export interface SensorStats {
   sensor_id: string
@@ -69,7 +70,7 @@ export interface Analytics {
   timeseries(q: SeriesQuery): Promise<{ sensor_id: string; bucket: Bucket; metric: string; points: Point[] }>
   anomalies(q: AnomalyQuery): Promise<{ sensor_id: string; metric: string; anomalies: Anomaly[] }>
   compare(q: CompareQuery): Promise<{ bucket: Bucket; metric: string; series: { sensor_id: string; points: Pick<Point, 't' | 'count' | 'avg'>[] }[] }>
-  /** A stream of the exported file; it is removed once the stream ends. */
+  /** The export as a stream, in bounded memory; its temporary files are removed when the stream ends or is destroyed. */
   export(q: ExportQuery): Promise<Readable>
   info(): Promise<EngineInfo>
   ping(): Promise<void>

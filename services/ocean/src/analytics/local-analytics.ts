@@ -1,14 +1,11 @@
 // Analytics answered in the process that owns the DuckDB file.
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import crypto from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { DuckDBValue } from '@duckdb/node-api'
 import type { Metrics } from '../metrics.ts'
 import type { TelemetryStore } from '../stores/duckdb-store.ts'
 import type { Analytics, AnomalyQuery, CompareQuery, EngineInfo, ExportQuery, SensorStats, SeriesQuery } from './analytics.ts'
-import { anomaliesQuery, compareQuery, exportQuery, statsQuery, timeseriesQuery, type Range, type SqlQuery } from './analytics-queries.ts'
+import { exportStream } from './export-stream.ts'
+import { anomaliesQuery, compareQuery, statsQuery, timeseriesQuery, type Range, type SqlQuery } from './analytics-queries.ts'
 
 type Row = Record<string, unknown>
 
@@ -78,19 +75,13 @@ export class LocalAnalytics implements Analytics {
   }
 
   async export(q: ExportQuery): Promise<Readable> {
-    const file = path.join(os.tmpdir(), `ocean-export-${crypto.randomUUID()}.${q.format}`)
     const end = this.metrics.dbDuration.startTimer({ db: 'duckdb', op: 'export' })
     try {
-      await this.store.withReader((c) => c.run(exportQuery(file, q.format, q.sensor_id, q, q.limit)))
+      return await exportStream(this.store, q, end)
     } catch (e) {
-      fs.rmSync(file, { force: true })
-      throw e
-    } finally {
       end()
+      throw e
     }
-    const stream = fs.createReadStream(file)
-    stream.once('close', () => fs.rmSync(file, { force: true }))
-    return stream
   }
 
   async info(): Promise<EngineInfo> {

@@ -2,6 +2,7 @@
 // sensors compared on the same buckets, and a streamed export.
 import type { FastifyPluginAsync } from 'fastify'
 import type { Range } from '../analytics/analytics-queries.ts'
+import { EXPORT_FORMATS, type ExportFormat } from '../analytics/export-plan.ts'
 import { parseIsoWithZone } from '../buffer/event-codec.ts'
 import { Errors, isOceanError } from '../errors.ts'
 import { sensorId } from '../validation.ts'
@@ -100,8 +101,13 @@ const analyticsRoutes: FastifyPluginAsync = async (app) => {
       ),
   )
 
-  const contentTypes = { parquet: 'application/vnd.apache.parquet', csv: 'text/csv; charset=utf-8', json: 'application/json; charset=utf-8' }
-  app.get<{ Querystring: { format: 'parquet' | 'csv' | 'json'; sensor_id?: string; from?: string; to?: string; limit: number } }>(
+  const contentTypes: Record<ExportFormat, string> = {
+    parquet: 'application/vnd.apache.parquet',
+    csv: 'text/csv; charset=utf-8',
+    json: 'application/json; charset=utf-8',
+    jsonl: 'application/jsonl; charset=utf-8',
+  }
+  app.get<{ Querystring: { format: ExportFormat; sensor_id?: string; from?: string; to?: string; limit: number } }>(
     '/analytics/export',
     {
       schema: {
@@ -109,7 +115,7 @@ const analyticsRoutes: FastifyPluginAsync = async (app) => {
           type: 'object',
           additionalProperties: false,
           properties: {
-            format: { type: 'string', enum: ['parquet', 'csv', 'json'], default: 'csv' },
+            format: { type: 'string', enum: [...EXPORT_FORMATS], default: 'csv' },
             sensor_id: sensorId,
             from: time,
             to: time,
