@@ -54,6 +54,8 @@ export interface Source {
   count(table: SourceTable, where?: string): Promise<number>
   /** max(column) as text, for a watermark. */
   max(table: SourceTable, column: string): Promise<string | null>
+  /** Up to `limit` distinct values of `column` as text among the rows matching `where`. */
+  distinct(table: SourceTable, column: string, where: string, limit: number): Promise<string[]>
   quote(ident: string): string
   literal(value: string): string
   close(): Promise<void>

@@ -5,6 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Checkpoints, Coercion } from './checkpoints.ts'
+import type { RefusedIds } from './id-check.ts'
 import type { TablePlan } from './mapping.ts'
 import type { ReverseResult } from './reverse.ts'
 
@@ -31,6 +32,8 @@ export interface TableReport {
   coercions: Coercion[]
   mismatches: string[]
   delta?: { appended: number; updated: number; repaired: number; watermark: string | null }
+  /** Source values of the API's id column the API would refuse (plan and copy runs). */
+  refusedIds?: RefusedIds
 }
 
 export interface MigrationReport {
@@ -103,6 +106,11 @@ export function toMarkdown(r: MigrationReport): string {
     const lines: string[] = []
     if (t.mismatches.length) lines.push('**Mismatches**', '', ...t.mismatches.map((m) => `- ${m}`), '')
     if (t.warnings.length) lines.push('Warnings:', '', ...t.warnings.map((w) => `- ${w}`), '')
+    const ids = t.refusedIds
+    if (ids?.refused) {
+      lines.push(`**${ids.refused}${ids.more ? '+' : ''} value(s) of ${ids.column} the API would refuse as a ${ids.target}** (copied as they are, unreachable through the API):`, '')
+      lines.push('| Value (JSON) | Why |', '|---|---|', ...ids.values.map((v) => `| \`${cell(JSON.stringify(v.value)).replaceAll('`', "'")}\` | ${cell(v.problem)} |`), '')
+    } else if (ids) lines.push(`Every ${ids.column} value is one the API accepts as a ${ids.target}.`, '')
     if (t.dropped.length) lines.push(`Source columns not copied: ${t.dropped.join(', ')}`, '')
     if (t.delta) lines.push(`Delta: ${t.delta.appended} appended, ${t.delta.updated} updated by watermark, ${t.delta.repaired} repaired by checksum; watermark now ${t.delta.watermark ?? '–'}`, '')
     const counts = Object.entries(t.coercionCounts)

@@ -9,6 +9,7 @@ import { OpsError } from '../ops-error.ts'
 import { Checkpoints } from './checkpoints.ts'
 import { copyTable, targetLabel, type Engines } from './copy-table.ts'
 import { deltaTable, type DeltaResult } from './delta.ts'
+import { refusedIds, refusedLines, type RefusedIds } from './id-check.ts'
 import { redactUrl, type Source } from './introspect.ts'
 import { buildPlans, parseMappingFile, type MappingFile, type TablePlan, type TargetColumnInfo, type TargetSchema } from './mapping.ts'
 import { fmtSeconds, TableProgress, type Log } from './progress.ts'
@@ -98,6 +99,26 @@ function planLines(plans: TablePlan[]): string[] {
   return out
 }
 
+/** Lists the source ids the API would refuse (expected: none), per table; see id-check.ts. */
+async function checkIds(source: Source, plans: TablePlan[], log: Log): Promise<Map<string, RefusedIds>> {
+  const out = new Map<string, RefusedIds>()
+  for (const p of plans) {
+    const r = await refusedIds(source, p)
+    if (!r) continue
+    out.set(p.id, r)
+    for (const line of refusedLines(p.id, r)) log(`  ${line}`)
+  }
+  const clean = [...out].filter(([, r]) => r.refused === 0).map(([id, r]) => `${id}.${r.column}`)
+  if (clean.length) log(`  ids: every value of ${clean.join(', ')} is one the API accepts`)
+  return out
+}
+
+const withIds = (tables: TableReport[], ids: Map<string, RefusedIds>): TableReport[] =>
+  tables.map((t) => {
+    const r = ids.get(t.table)
+    return r ? { ...t, refusedIds: r } : t
+  })
+
 export async function runMigration(opts: MigrateOptions): Promise<MigrationOutcome> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const startedAt = new Date().toISOString()
@@ -143,8 +164,9 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     if (opts.mode === 'plan') {
       log(`plan: ${plans.length} table(s); nothing is changed`)
       for (const line of planLines(plans)) log(line)
+      const ids = await checkIds(main, plans, log)
       const cp = checkpoints
-      const r = report(plans.map((p) => (cp ? tableReport(p, cp) : planOnlyReport(p))), true)
+      const r = report(withIds(plans.map((p) => (cp ? tableReport(p, cp) : planOnlyReport(p))), ids), true)
       return { report: r, files: opts.reportDir ? writeReport(opts.reportDir, r) : undefined, plans }
     }
 
@@ -172,6 +194,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
       }
     }
 
+    const ids = opts.mode === 'copy' ? await checkIds(main, plans, log) : new Map<string, RefusedIds>()
     const needSqlite = plans.some((p) => p.targetKind === 'sqlite')
     const needDuckdb = plans.some((p) => p.targetKind !== 'sqlite')
     if (needSqlite) sqlite = SqliteTarget.open(opts.sqlite)
@@ -252,7 +275,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
       })
     })
     const bad = verdicts.filter((v) => !v.verdict.ok)
-    const r = report(tablesOut, bad.length === 0, { foreignKeyViolations: fkLines, ...(reverse ? { reverse } : {}) })
+    const r = report(withIds(tablesOut, ids), bad.length === 0, { foreignKeyViolations: fkLines, ...(reverse ? { reverse } : {}) })
     const files = opts.reportDir ? writeReport(opts.reportDir, r) : undefined
     if (files) log(`report: ${files.markdown}`)
     if (fkLines.length) log(`  ! ${fkLines.length} foreign key violation(s) in the SQLite target (see the report)`)

@@ -301,6 +301,11 @@ export class MysqlSource implements Source {
     const r = await this.query<{ m: string | null }>(`SELECT CAST(MAX(${this.quote(column)}) AS CHAR) AS m FROM ${this.quote(t.name)}`)
     return r[0]?.m ?? null
   }
+
+  async distinct(t: SourceTable, column: string, where: string, limit: number): Promise<string[]> {
+    const r = await this.query<{ v: string }>(`SELECT DISTINCT CAST(${this.quote(column)} AS CHAR) AS v FROM ${this.quote(t.name)} WHERE ${where} LIMIT ${Math.trunc(limit)}`)
+    return r.map((x) => x.v)
+  }
 }
 
 function isBinary(c: SourceColumn): boolean {

@@ -209,6 +209,11 @@ export class PostgresSource implements Source {
     return r.rows[0]?.__m ?? null
   }
 
+  async distinct(t: SourceTable, column: string, where: string, limit: number): Promise<string[]> {
+    const r = await this.query<{ v: string }>(`SELECT DISTINCT ${this.quote(column)}::text AS v FROM ${this.from(t)} WHERE ${where} LIMIT ${Math.trunc(limit)}`)
+    return r.rows.map((x) => x.v)
+  }
+
   /** COPY FROM STDIN (text format) into `table` from a readable: the reverse sync's bulk path. */
   async copyIn(sql: string, data: Readable): Promise<void> {
     try {

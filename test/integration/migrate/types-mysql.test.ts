@@ -6,7 +6,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import mysql from 'mysql2/promise'
 import { startMariadb, type MariadbServer } from '../../../scripts/lib/loopback-servers.ts'
-import { runMigration, type MigrationOutcome } from '../../../runbooks/lib/migrate/run-migration.ts'
+import { connectSource, runMigration, type MigrationOutcome } from '../../../runbooks/lib/migrate/run-migration.ts'
+import { candidateWhere, judge } from '../../../runbooks/lib/migrate/id-check.ts'
 import { duckAll, scratch, sqliteAll, type Scratch } from './harness.ts'
 
 const BIG_JSON = JSON.stringify({ items: Array.from({ length: 3000 }, (_, i) => ({ i, label: `x${i} 😀` })) })
@@ -162,5 +163,22 @@ describe('MySQL/MariaDB type rules, edge values, real server', () => {
 
   it('pages a case-insensitive text key in the server\'s own order', () => {
     assert.deepEqual(sqliteAll(s.sqlite, 'SELECT name FROM names ORDER BY n').map((r) => r[0]), ['apple', 'Banana', 'cherry', 'Äpfel', 'zebra', 'Ørsted'])
+  })
+
+  it('finds the ids the API would refuse with the API\'s own rule (MariaDB regexp and octet_length)', async () => {
+    const values = ['plain', 'Boiler room #2', 'José', '李雷', '🌊', 'tab\there', 'bell\u0007', 'é'.repeat(129), 'x'.repeat(256)]
+    await conn.query('CREATE TABLE odd_ids (id INT PRIMARY KEY, sensor_id VARCHAR(300) NOT NULL) DEFAULT CHARSET utf8mb4')
+    for (const [i, v] of values.entries()) await conn.query('INSERT INTO odd_ids VALUES (?, ?)', [i, v])
+    const src = await connectSource(srv.url)
+    try {
+      const table = (await src.introspect()).find((t) => t.name === 'odd_ids')
+      assert.ok(table)
+      const candidates = await src.distinct(table, 'sensor_id', candidateWhere('mysql', src.quote('sensor_id')), 100)
+      assert.deepEqual(candidates.sort(), ['José', '李雷', '🌊', 'tab\there', 'bell\u0007', 'é'.repeat(129)].sort(), 'plain printable ASCII within 256 bytes is never a candidate')
+      const r = judge(candidates, false, { source: 'sensor_id', target: 'sensor id' })
+      assert.deepEqual(r.values.map((v) => v.value).sort(), ['tab\there', 'bell\u0007', 'é'.repeat(129)].sort())
+    } finally {
+      await src.close()
+    }
   })
 })
