@@ -1,14 +1,13 @@
 // `ocean-ops cutover`: move the clients from the old system to the new one without losing a
 // write. Read top to bottom, these are its steps; any failure after the freeze rolls back on its
 // own (the floating IP back, the old side unfrozen, the new side's writes synced back).
-import fs from 'node:fs'
-import path from 'node:path'
 import { backupArgv, tableCountArgv } from './lib/cutover/old-side.ts'
 import { accountForNewBuffer, advanceSequences, freezeOld, moveFloatingIp, newApiStopped, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb, type Sides } from './lib/cutover/sides.ts'
 import { waitReady } from './lib/migrate/on-new-host.ts'
 import type { Inventory } from './lib/inventory.ts'
 import { OpsError, isOpsError } from './lib/ops-error.ts'
 import { stepTimingsTable, type Runbook, type StepTiming } from './lib/runbook.ts'
+import { reportJson, writeReport } from './lib/reports/write-report.ts'
 
 export interface CutoverOptions {
   /** Seconds the client address is watched after the move (default 10). */
@@ -149,12 +148,8 @@ async function autoRollback(rb: Runbook, s: Sides, maybeOnNew: boolean): Promise
 function finish(rb: Runbook, report: CutoverReport, extra: Partial<CutoverReport>, opts: CutoverOptions): CutoverReport {
   Object.assign(report, extra, { finishedAt: new Date().toISOString(), steps: rb.stepTimings() })
   if (!rb.planning) {
-    const dir = opts.reportDir ?? 'reports'
-    fs.mkdirSync(dir, { recursive: true })
-    const base = path.join(dir, `cutover-${report.startedAt.replace(/[:.]/g, '-')}`)
-    fs.writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n')
-    fs.writeFileSync(`${base}.md`, cutoverMarkdown(report))
-    rb.log(`  report: ${base}.md`)
+    const files = writeReport(opts.reportDir ?? 'reports', 'cutover', report.startedAt, { json: reportJson(report), md: cutoverMarkdown(report) })
+    rb.log(`  report: ${files.md}`)
   }
   return report
 }

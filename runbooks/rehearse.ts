@@ -3,7 +3,6 @@
 // "floating IP" (a local proxy the Hetzner API stand-in repoints) during the whole move; afterwards
 // every acknowledged write is looked for on the side that then holds the data.
 import crypto from 'node:crypto'
-import fs from 'node:fs'
 import path from 'node:path'
 import { labDown, labStatus, labUp, type Lab } from '../scripts/lab/lab.ts'
 import { installLegacyApi, LEGACY_UNIT } from '../scripts/lab/legacy-api.ts'
@@ -22,6 +21,7 @@ import { runRunbook, type Runbook } from './lib/runbook.ts'
 import { removeMysql, type RemoveMysqlReport } from './remove-mysql.ts'
 import { rollback, type RollbackReport } from './rollback.ts'
 import { verify } from './verify.ts'
+import { reportJson, writeReport } from './lib/reports/write-report.ts'
 
 export interface RehearseOptions {
   seed?: SeedSize
@@ -231,11 +231,8 @@ export async function findOnOldSide(inv: Inventory, url: string, apiKey: string,
 }
 
 function writeRehearseReport(r: RehearseReport, dir: string, log: (l: string) => void): void {
-  fs.mkdirSync(dir, { recursive: true })
-  const base = path.join(dir, `rehearse-${r.startedAt.replace(/[:.]/g, '-')}`)
-  fs.writeFileSync(`${base}.json`, JSON.stringify(r, null, 2) + '\n')
-  fs.writeFileSync(`${base}.md`, rehearseMarkdown(r))
-  log(`\nrehearsal ${r.ok ? 'PASSED' : 'FAILED'}; report: ${base}.md`)
+  const files = writeReport(dir, 'rehearse', r.startedAt, { json: reportJson(r), md: rehearseMarkdown(r) })
+  log(`\nrehearsal ${r.ok ? 'PASSED' : 'FAILED'}; report: ${files.md}`)
 }
 
 export function rehearseMarkdown(r: RehearseReport): string {

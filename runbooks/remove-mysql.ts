@@ -1,8 +1,6 @@
 // `ocean-ops remove-mysql`: after a verified cutover, remove MySQL from the old host — the rogue
 // respawning binary and the packaged server — keeping evidence, a verified dump and the data
 // directory archived. `--plan` (the default without --yes) shows everything; `--yes` acts.
-import fs from 'node:fs'
-import path from 'node:path'
 import { classify, mysqlLike, parseDiscovery, DISCOVER_SCRIPT, type Classified } from './lib/mysql-removal/discover.ts'
 import { BLOCK_PORT_SCRIPT, DUMP_VERIFY_SCRIPT, PERSISTENCE_SCRIPT, cpuSampleArgv, packagesToPurge, parseCpuSample, parseDumpCheck, parsePersistence, rogueActions, type DumpCheck, type PersistenceFinding } from './lib/mysql-removal/removal-plan.ts'
 import { connectHost } from './lib/host/connect.ts'
@@ -10,6 +8,7 @@ import type { SshHost } from './lib/host/ssh-host.ts'
 import type { Inventory } from './lib/inventory.ts'
 import { OpsError } from './lib/ops-error.ts'
 import type { Runbook } from './lib/runbook.ts'
+import { reportJson, writeReport } from './lib/reports/write-report.ts'
 
 export interface RemoveMysqlOptions {
   /** Proceed without a verified cutover in the journal. */
@@ -145,8 +144,6 @@ export async function removeMysql(rb: Runbook, inv: Inventory, opts: RemoveMysql
 }
 
 function writeRemovalReport(r: RemoveMysqlReport, dir: string, log: (l: string) => void): void {
-  fs.mkdirSync(dir, { recursive: true })
-  const base = path.join(dir, `remove-mysql-${r.startedAt.replace(/[:.]/g, '-')}`)
   const pct = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? 'n/a' : `${n.toFixed(1)}% of one core`)
   const md = [
     `# MySQL removal on ${r.host}`,
@@ -176,7 +173,6 @@ function writeRemovalReport(r: RemoveMysqlReport, dir: string, log: (l: string) 
     `- respawn watch: ${r.respawned.length ? 'RESPAWNED' : 'nothing came back'}`,
     '',
   ].join('\n')
-  fs.writeFileSync(`${base}.md`, md)
-  fs.writeFileSync(`${base}.json`, JSON.stringify(r, null, 2) + '\n')
-  log(`  report ${base}.md`)
+  const files = writeReport(dir, 'remove-mysql', r.startedAt, { json: reportJson(r), md })
+  log(`  report ${files.md}`)
 }

@@ -1,8 +1,6 @@
 // `ocean-ops rollback`: the cutover's path in reverse, after a completed cutover. The new side is
 // frozen, the writes it took since the cutover mark go back into PostgreSQL, the old side takes
 // writes again, and the floating IP moves back. Read top to bottom, these are its steps.
-import fs from 'node:fs'
-import path from 'node:path'
 import type { BufferAccount } from '../services/ocean/src/buffer/drain-result.ts'
 import { accountForNewBuffer, advanceSequences, freezeNew, moveFloatingIp, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb } from './lib/cutover/sides.ts'
 import type { Inventory } from './lib/inventory.ts'
@@ -10,6 +8,7 @@ import { reverseTable } from './lib/migrate/report.ts'
 import type { ReverseResult } from './lib/migrate/reverse.ts'
 import { OpsError } from './lib/ops-error.ts'
 import { stepTimingsTable, type Runbook, type StepTiming } from './lib/runbook.ts'
+import { reportJson, writeReport } from './lib/reports/write-report.ts'
 
 export interface RollbackReport {
   ok: boolean
@@ -82,9 +81,6 @@ export async function rollback(rb: Runbook, inv: Inventory, opts: { soakSeconds?
 function write(rb: Runbook, report: RollbackReport, dir = 'reports'): RollbackReport {
   report.steps = rb.stepTimings()
   if (!rb.planning) {
-    fs.mkdirSync(dir, { recursive: true })
-    const base = path.join(dir, `rollback-${report.startedAt.replace(/[:.]/g, '-')}`)
-    fs.writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n')
     const md = [
       `# Rollback ${report.ok ? 'done' : 'FAILED'} (${report.startedAt})`,
       '',
@@ -97,8 +93,8 @@ function write(rb: Runbook, report: RollbackReport, dir = 'reports'): RollbackRe
       ...stepTimingsTable(report.steps),
       '',
     ]
-    fs.writeFileSync(`${base}.md`, md.join('\n'))
-    rb.log(`  report: ${base}.md`)
+    const files = writeReport(dir, 'rollback', report.startedAt, { json: reportJson(report), md: md.join('\n') })
+    rb.log(`  report: ${files.md}`)
   }
   return report
 }

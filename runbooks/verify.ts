@@ -2,7 +2,7 @@
 // actual, a report in Markdown, JSON and JUnit; it passes only if every check passed. Other
 // runbooks (cutover, rehearse) call verify() directly.
 import { closedPortChecks, containerChecks, httpChecks, loadCheck, resourceChecks, smokeCheck, type CheckResult, type LoadThresholds } from './lib/verify/checks.ts'
-import { writeReport, type ReportFiles, type VerifyReport } from './lib/verify/report.ts'
+import { writeVerifyReport, type ReportFiles, type VerifyReport } from './lib/verify/report.ts'
 import { connectHost } from './lib/host/connect.ts'
 import { dockerOverSsh } from './lib/host/docker-over-ssh.ts'
 import { resolveSecret, type Inventory } from './lib/inventory.ts'
@@ -59,7 +59,7 @@ export async function verify(rb: Runbook, inv: Inventory, opts: VerifyOptions = 
   await rb.step('resources', { describe: 'memory and CPU of each container against its limit' }, async () => record(await resourceChecks(docker, stack)).every((c) => c.ok))
 
   const report: VerifyReport = { target: target.url, startedAt, ok: checks.length > 0 && checks.every((c) => c.ok), checks }
-  const files = writeReport(report, opts.reportDir ?? 'reports')
+  const files = writeVerifyReport(report, opts.reportDir ?? 'reports')
   rb.log(`  verification ${report.ok ? 'PASSED' : 'FAILED'}: ${checks.filter((c) => c.ok).length}/${checks.length} checks; report ${files.markdown}`)
   return { ...report, files }
 }

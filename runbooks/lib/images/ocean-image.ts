@@ -15,7 +15,7 @@ const WORKSPACE = '@ocean-ops/ocean'
  * The migration engine rides in the Ocean image so it runs on the new host, beside the files it
  * writes (`migrate-data --on-new-host`): these sources and the npm packages only it needs.
  */
-export const ENGINE_PATHS = ['runbooks/lib/migrate', 'runbooks/lib/ops-error.ts']
+export const ENGINE_PATHS = ['runbooks/lib/migrate', 'runbooks/lib/reports', 'runbooks/lib/ops-error.ts']
 export const ENGINE_PACKAGES = ['pg', 'pg-copy-streams', 'mysql2']
 
 export function oceanImageTag(repoRoot: string): string {

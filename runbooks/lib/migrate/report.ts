@@ -2,12 +2,11 @@
 // per table its target, status, row counts and checksums on both sides, time and rows/s, every
 // coercion (the first thousand per column with their keys, all of them counted), the mapping's
 // warnings and, on a mismatch, the key ranges and keys that differ.
-import fs from 'node:fs'
-import path from 'node:path'
 import type { Checkpoints, Coercion } from './checkpoints.ts'
 import type { RefusedIds } from './id-check.ts'
 import type { TablePlan } from './mapping.ts'
 import type { ReverseResult } from './reverse.ts'
+import { reportJson, writeReport } from '../reports/write-report.ts'
 
 /** The line the engine program (main.ts) prints its outcome on, read by on-new-host.ts. */
 export const RESULT_PREFIX = 'RESULT '
@@ -143,20 +142,7 @@ export function reverseTable(results: ReverseResult[]): string[] {
 }
 
 /** Writes <dir>/migrate-data-<mode>-<time>.{json,md}; returns the two paths. */
-export function writeReport(dir: string, r: MigrationReport): { json: string; markdown: string } {
-  fs.mkdirSync(dir, { recursive: true })
-  const stamp = r.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
-  // Two runs of the same mode can start in the same second (the final sync runs its SQLite and
-  // DuckDB tables side by side, into one directory): the name is claimed by exclusive creation.
-  for (let n = 1; ; n++) {
-    const base = path.join(dir, `migrate-data-${r.mode}-${stamp}${n > 1 ? `-${n}` : ''}`)
-    try {
-      fs.writeFileSync(`${base}.json`, JSON.stringify(r, null, 2) + '\n', { flag: 'wx' })
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue
-      throw e
-    }
-    fs.writeFileSync(`${base}.md`, toMarkdown(r) + '\n')
-    return { json: `${base}.json`, markdown: `${base}.md` }
-  }
+export function writeMigrationReport(dir: string, r: MigrationReport): { json: string; markdown: string } {
+  const files = writeReport(dir, `migrate-data-${r.mode}`, r.startedAt, { json: reportJson(r), md: toMarkdown(r) + '\n' })
+  return { json: files.json, markdown: files.md as string }
 }

@@ -13,7 +13,7 @@ import { refusedIds, refusedLines, type RefusedIds } from './id-check.ts'
 import { redactUrl, type Source } from './introspect.ts'
 import { buildPlans, parseMappingFile, type MappingFile, type TablePlan, type TargetColumnInfo, type TargetSchema } from './mapping.ts'
 import { fmtSeconds, TableProgress, type Log } from './progress.ts'
-import { tableReport, writeReport, type MigrationReport, type TableReport } from './report.ts'
+import { tableReport, writeMigrationReport, type MigrationReport, type TableReport } from './report.ts'
 import { markCutover, reverseSync, type ReverseResult } from './reverse.ts'
 import { MysqlSource } from './source-mysql.ts'
 import { PostgresSource } from './source-postgres.ts'
@@ -167,7 +167,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
       const ids = await checkIds(main, plans, log)
       const cp = checkpoints
       const r = report(withIds(plans.map((p) => (cp ? tableReport(p, cp) : planOnlyReport(p))), ids), true)
-      return { report: r, files: opts.reportDir ? writeReport(opts.reportDir, r) : undefined, plans }
+      return { report: r, files: opts.reportDir ? writeMigrationReport(opts.reportDir, r) : undefined, plans }
     }
 
     // Every mode but a plan opened (or made) the journal above.
@@ -190,7 +190,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
         log('every table is copied and verified already: nothing to do (--verify-only checks again, --delta syncs what changed since)')
         const r = report(plans.map((p) => tableReport(p, checkpoints!)), true)
         notes.push('Nothing to do: every table was copied and verified by an earlier run.')
-        return { report: r, files: opts.reportDir ? writeReport(opts.reportDir, r) : undefined, plans }
+        return { report: r, files: opts.reportDir ? writeMigrationReport(opts.reportDir, r) : undefined, plans }
       }
     }
 
@@ -276,7 +276,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     })
     const bad = verdicts.filter((v) => !v.verdict.ok)
     const r = report(withIds(tablesOut, ids), bad.length === 0, { foreignKeyViolations: fkLines, ...(reverse ? { reverse } : {}) })
-    const files = opts.reportDir ? writeReport(opts.reportDir, r) : undefined
+    const files = opts.reportDir ? writeMigrationReport(opts.reportDir, r) : undefined
     if (files) log(`report: ${files.markdown}`)
     if (fkLines.length) log(`  ! ${fkLines.length} foreign key violation(s) in the SQLite target (see the report)`)
     if (bad.length) throw mismatchError(bad)

@@ -1,7 +1,6 @@
 // The verification report in three forms: Markdown for people, JSON for tools, JUnit for CI.
-import fs from 'node:fs'
-import path from 'node:path'
 import type { CheckResult } from './checks.ts'
+import { reportJson, writeReport } from '../reports/write-report.ts'
 
 export interface VerifyReport {
   target: string
@@ -40,12 +39,7 @@ export function toJUnit(r: VerifyReport): string {
 export interface ReportFiles { markdown: string; json: string; junit: string }
 
 /** Write verify-<time>.{md,json,xml} into `dir`; returns the paths. */
-export function writeReport(r: VerifyReport, dir: string): ReportFiles {
-  fs.mkdirSync(dir, { recursive: true })
-  const base = path.join(dir, `verify-${r.startedAt.replace(/[:.]/g, '-')}`)
-  const files = { markdown: `${base}.md`, json: `${base}.json`, junit: `${base}.xml` }
-  fs.writeFileSync(files.markdown, toMarkdown(r))
-  fs.writeFileSync(files.json, JSON.stringify(r, null, 2) + '\n')
-  fs.writeFileSync(files.junit, toJUnit(r))
-  return files
+export function writeVerifyReport(r: VerifyReport, dir: string): ReportFiles {
+  const files = writeReport(dir, 'verify', r.startedAt, { json: reportJson(r), md: toMarkdown(r), xml: toJUnit(r) })
+  return { markdown: files.md as string, json: files.json, junit: files.xml as string }
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
-import { writeReport, type MigrationReport } from '../../../runbooks/lib/migrate/report.ts'
+import { writeMigrationReport, type MigrationReport } from '../../../runbooks/lib/migrate/report.ts'
 
 const report = (sqlite: string | null, duckdb: string | null): MigrationReport => ({
   mode: 'delta',
@@ -20,12 +20,12 @@ const report = (sqlite: string | null, duckdb: string | null): MigrationReport =
   notes: [],
 })
 
-describe('writeReport', () => {
+describe('writeMigrationReport', () => {
   it('gives runs that started in the same second files of their own', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'report-'))
     try {
-      const a = writeReport(dir, report('/data/ocean.db', null))
-      const b = writeReport(dir, report(null, '/data/telemetry.duckdb'))
+      const a = writeMigrationReport(dir, report('/data/ocean.db', null))
+      const b = writeMigrationReport(dir, report(null, '/data/telemetry.duckdb'))
       assert.notEqual(a.json, b.json)
       assert.notEqual(a.markdown, b.markdown)
       assert.equal(path.basename(a.json), 'migrate-data-delta-20261123T140000Z.json')
