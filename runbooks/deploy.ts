@@ -7,7 +7,7 @@ import Docker from 'dockerode'
 import { containerLogs, ensureNetwork, ensureVolume, inspectContainer, removeContainer, shipImage, waitHealthy } from './lib/deploy/docker-ops.ts'
 import { OCEAN_UID, REDIS_UID, labels, oceanEnv, oceanSpec, redisConf, redisSpec, stackNames, type StackNames, type StackSettings } from './lib/deploy/stack-spec.ts'
 import { connectHost } from './lib/host/connect.ts'
-import { dockerOverSsh } from './lib/host/docker-over-ssh.ts'
+import { dockerOn } from './lib/host/docker-over-ssh.ts'
 import type { SshHost } from './lib/host/ssh-host.ts'
 import { ensureOceanImage } from './lib/images/ocean-image.ts'
 import { ensureRedisImage } from './lib/images/redis-image.ts'
@@ -46,7 +46,7 @@ export function settingsFor(inv: Inventory, oceanImage: string, redisImage: stri
 
 export async function deploy(rb: Runbook, inv: Inventory, opts: DeployOptions = {}): Promise<DeployResult> {
   const host = (await rb.step('connect', { describe: `SSH to ${inv.newHost.user}@${inv.newHost.address} (pinned host key)` }, () => connectHost(inv.newHost)))!
-  const docker = dockerOverSsh(host, { sudo: !(await inDockerGroup(host)) })
+  const docker = await dockerOn(host)
   await rb.step('docker engine', { describe: 'the new host\'s Docker engine answers' }, async () => (await docker.version()).Version)
 
   const local = new Docker()
@@ -145,7 +145,7 @@ async function switchRelease(docker: Docker, n: StackNames, spec: Docker.Contain
 /** `deploy --rollback`: the previous release becomes current again (and the current one previous). */
 export async function rollbackRelease(rb: Runbook, inv: Inventory, opts: { healthTimeoutMs?: number } = {}): Promise<string> {
   const host = (await rb.step('connect', { describe: `SSH to ${inv.newHost.address}` }, () => connectHost(inv.newHost)))!
-  const docker = dockerOverSsh(host, { sudo: !(await inDockerGroup(host)) })
+  const docker = await dockerOn(host)
   const names = stackNames(inv.ocean?.stack ?? 'ocean')
   const previous = await rb.step('find previous release', {}, async () => {
     const prev = await inspectContainer(docker, names.oceanPrevious)
@@ -176,11 +176,6 @@ export async function rollbackRelease(rb: Runbook, inv: Inventory, opts: { healt
     if (live) await docker.getContainer(live.Id).rename({ name: names.oceanPrevious })
   })
   return previous ?? ''
-}
-
-export async function inDockerGroup(host: SshHost): Promise<boolean> {
-  if (host.isRoot) return true
-  return /\bdocker\b/.test((await host.exec(['id', '-nG'])).stdout)
 }
 
 async function writeIfChanged(host: SshHost, file: string, text: string, owner: string): Promise<boolean> {

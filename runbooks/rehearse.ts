@@ -14,7 +14,7 @@ import { prepareCutover } from './prepare.ts'
 import { deploy } from './deploy.ts'
 import { closeHosts, connectHost } from './lib/host/connect.ts'
 import { loadInventory, resolveSecret, type Inventory } from './lib/inventory.ts'
-import { migrateDataOnNewHost } from './commands/migrate-data.ts'
+import { migrateDataOnNewHost } from './migrate-data.ts'
 import { WriteTraffic, type TrafficSummary } from './lib/rehearse/write-traffic.ts'
 import { OpsError } from './lib/ops-error.ts'
 import { runRunbook, type Runbook } from './lib/runbook.ts'
@@ -102,7 +102,7 @@ export async function rehearse(opts: RehearseOptions = {}): Promise<RehearseRepo
     await step('old app (legacy API stand-in) on the old host', () => installLegacyApi(lab, apiKey, (l) => log(`  ${l}`)))
     await step('cutover --prepare: the floating IP on the old server', () => run('cutover-prepare', (rb) => prepareCutover(rb, inv)), (p) => p.answered)
     await step('deploy to the new host', () => run('deploy', (rb) => deploy(rb, inv)), (r) => `${r.changed ? 'deployed' : 'unchanged'} ${r.release}`)
-    await step('migrate (copy on the new host)', () => migrateDataOnNewHost({ inventory: inventoryFile, journal, sqlite: '', duckdb: '', report: '', onNewHost: true }))
+    await step('migrate (copy on the new host)', () => migrateDataOnNewHost({ inventory: inventoryFile, journal }))
 
     const clientUrl = inv.floatingIp!.url!
     traffic = new WriteTraffic({ url: clientUrl, apiKey, rate: opts.rate ?? 20, prefix: `rehearse-${Date.now().toString(36)}` })

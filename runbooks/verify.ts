@@ -4,7 +4,7 @@
 import { closedPortChecks, containerChecks, httpChecks, loadCheck, resourceChecks, smokeCheck, type CheckResult, type LoadThresholds } from './lib/verify/checks.ts'
 import { writeVerifyReport, type ReportFiles, type VerifyReport } from './lib/verify/report.ts'
 import { connectHost } from './lib/host/connect.ts'
-import { dockerOverSsh } from './lib/host/docker-over-ssh.ts'
+import { dockerOn } from './lib/host/docker-over-ssh.ts'
 import { resolveSecret, type Inventory } from './lib/inventory.ts'
 import type { Runbook } from './lib/runbook.ts'
 
@@ -46,7 +46,7 @@ export async function verify(rb: Runbook, inv: Inventory, opts: VerifyOptions = 
         })
   if (opts.smoke === false) rb.log('  smoke and load checks skipped (--no-smoke): nothing is written into the service')
   const host = await connectHost(inv.newHost)
-  const docker = dockerOverSsh(host, { sudo: !host.isRoot && !/\bdocker\b/.test((await host.exec(['id', '-nG'])).stdout) })
+  const docker = await dockerOn(host)
   await rb.step('containers', { describe: `stack ${stack} healthy, no restarts` }, async () => record(await containerChecks(docker, stack)).every((c) => c.ok))
   await rb.step('exposure', { describe: 'database, Redis and Docker ports closed from outside' }, async () => record(await closedPortChecks(new URL(target.url).hostname)).every((c) => c.ok))
   if (opts.load !== false && opts.smoke !== false) {

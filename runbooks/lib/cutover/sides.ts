@@ -2,10 +2,9 @@
 // engines they hold for a run, freezing and unfreezing each side, syncing, moving the floating IP
 // and checking the address clients use.
 import type Docker from 'dockerode'
-import { inDockerGroup } from '../../deploy.ts'
 import { stackNames } from '../deploy/stack-spec.ts'
 import { connectHost } from '../host/connect.ts'
-import { dockerOverSsh } from '../host/docker-over-ssh.ts'
+import { dockerOn } from '../host/docker-over-ssh.ts'
 import type { SshHost } from '../host/ssh-host.ts'
 import { HetznerClient } from '../hetzner/hetzner-client.ts'
 import { resolveSecret, type HostEntry, type Inventory } from '../inventory.ts'
@@ -51,7 +50,7 @@ export async function openSides(inv: Inventory): Promise<Sides> {
   const hetzner = new HetznerClient({ token: resolveSecret(inv.hetzner.token, 'Hetzner API token'), endpoint: inv.hetzner.endpoint })
   const oldHost = await connectHost(inv.oldHost)
   const newHost = await connectHost(inv.newHost)
-  const docker = dockerOverSsh(newHost, { sudo: !(await inDockerGroup(newHost)) })
+  const docker = await dockerOn(newHost)
   const fip = inv.floatingIp
   return {
     inv,

@@ -24,6 +24,17 @@ function dialStdioAgent(host: SshHost, sudo: boolean): http.Agent {
   return agent
 }
 
+/** Whether the SSH user may use Docker without sudo (root, or a member of the docker group). */
+async function inDockerGroup(host: SshHost): Promise<boolean> {
+  if (host.isRoot) return true
+  return /\bdocker\b/.test((await host.exec(['id', '-nG'])).stdout)
+}
+
+/** Docker on `host` as its SSH user may reach it: directly in the docker group, else through sudo. */
+export async function dockerOn(host: SshHost): Promise<Docker> {
+  return dockerOverSsh(host, { sudo: !(await inDockerGroup(host)) })
+}
+
 /** A dockerode client for the engine on `host`; sudo when the SSH user is not in the docker group. */
 export function dockerOverSsh(host: SshHost, opts: { sudo?: boolean } = {}): Docker {
   const agent = dialStdioAgent(host, Boolean(opts.sudo) && !host.isRoot)

@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import type Docker from 'dockerode'
 import { cutover } from '../../../runbooks/cutover.ts'
 import { deploy, repoRoot } from '../../../runbooks/deploy.ts'
-import { migrateDataOnNewHost } from '../../../runbooks/commands/migrate-data.ts'
+import { migrateDataOnNewHost } from '../../../runbooks/migrate-data.ts'
 import { prepareCutover } from '../../../runbooks/prepare.ts'
 import { FLOATING_IP_ID, findOnNewSide, findOnOldSide, NEW_SERVER, OLD_SERVER, writeRehearseInventory, type Found } from '../../../runbooks/rehearse.ts'
 import { rollback } from '../../../runbooks/rollback.ts'
@@ -59,7 +59,7 @@ before(async () => {
   await installLegacyApi(lab, apiKey, log)
   await run('cutover-prepare', (rb) => prepareCutover(rb, inv))
   await run('deploy', (rb) => deploy(rb, inv))
-  await migrateDataOnNewHost({ inventory: inventoryFile, journal, sqlite: '', duckdb: '', report: '', onNewHost: true })
+  await migrateDataOnNewHost({ inventory: inventoryFile, journal })
   docker = dockerOverSsh(await connectHost(inv.newHost), { sudo: true })
 }, { timeout: 1_200_000 })
 

@@ -13,7 +13,7 @@ import { ensureOceanImage } from '../../../runbooks/lib/images/ocean-image.ts'
 import { loadInventory, type Inventory } from '../../../runbooks/lib/inventory.ts'
 import { runRunbook } from '../../../runbooks/lib/runbook.ts'
 import { verify } from '../../../runbooks/verify.ts'
-import { migrateDataOnNewHost } from '../../../runbooks/commands/migrate-data.ts'
+import { migrateDataOnNewHost } from '../../../runbooks/migrate-data.ts'
 import { labDown, labUp, type Lab } from '../../../scripts/lab/lab.ts'
 import { writeLabInventory } from '../../../scripts/lab/lab-inventory.ts'
 
@@ -86,7 +86,7 @@ describe('deploy and verify on the lab\'s new host', { timeout: 900_000 }, () =>
 
   it('migrate-data --on-new-host copies the old PostgreSQL into the service\'s volume, verified; the API serves it', async () => {
     const inventory = path.join(lab.dir, 'inventory.json')
-    const flags = { inventory, journal, sqlite: '', duckdb: '', report: '', onNewHost: true }
+    const flags = { inventory, journal }
     const t = Date.now()
     await migrateDataOnNewHost(flags)
     timings.push(`migrate on the new host ${((Date.now() - t) / 1000).toFixed(1)} s`)
@@ -99,7 +99,7 @@ describe('deploy and verify on the lab\'s new host', { timeout: 900_000 }, () =>
     // A second copy finds everything verified and changes nothing.
     await migrateDataOnNewHost(flags)
     // --verify-only reads both sides again.
-    await migrateDataOnNewHost({ ...flags, verifyOnly: true })
+    await migrateDataOnNewHost({ ...flags, mode: 'verify-only' })
   })
 
   // After the migration: verify's smoke writes rows of its own, which a copy into a used target would (rightly) flag.
