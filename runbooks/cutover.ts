@@ -3,7 +3,7 @@
 // own (the floating IP back, the old side unfrozen, the new side's writes synced back).
 import { backupArgv, tableCountArgv } from './lib/cutover/old-side.ts'
 import { accountForNewBuffer, advanceSequences, freezeOld, moveFloatingIp, newApiStopped, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb, type Sides } from './lib/cutover/sides.ts'
-import { waitReady } from './lib/migrate/on-new-host.ts'
+import { waitReady } from './lib/migrate-remote/on-new-host.ts'
 import type { Inventory } from './lib/inventory.ts'
 import { OpsError, isOpsError } from './lib/ops-error.ts'
 import { stepTimingsTable, type Runbook, type StepTiming } from './lib/runbook.ts'

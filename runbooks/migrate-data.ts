@@ -9,7 +9,7 @@ import { runMigration, type Mode } from './lib/migrate/run-migration.ts'
 import { closeHosts, connectHost } from './lib/host/connect.ts'
 import { dockerOn } from './lib/host/docker-over-ssh.ts'
 import { loadInventory } from './lib/inventory.ts'
-import { migrateOnNewHost } from './lib/migrate/on-new-host.ts'
+import { migrateOnNewHost } from './lib/migrate-remote/on-new-host.ts'
 import { OpsError, type OpsErrorCode } from './lib/ops-error.ts'
 import { runRunbook } from './lib/runbook.ts'
 

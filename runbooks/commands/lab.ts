@@ -1,10 +1,10 @@
-// `ocean-ops lab up|down|status|traffic|rogue`: the local lab of test hosts (scripts/lab).
+// `ocean-ops lab up|down|status|traffic|rogue`: the local lab of test hosts (runbooks/lab).
 import type { Command } from 'commander'
-import { labDown, labStatus, labUp, loadLab, type Lab } from '../../scripts/lab/lab.ts'
-import { writeLabInventory } from '../../scripts/lab/lab-inventory.ts'
-import { sshArgv } from '../../scripts/lab/lab-ssh.ts'
-import { setRogueVariant } from '../../scripts/lab/rogue.ts'
-import { simulateTraffic } from '../../scripts/lab/traffic.ts'
+import { labDown, labStatus, labUp, loadLab, type Lab } from '../lab/lab.ts'
+import { writeLabInventory } from '../lab/lab-inventory.ts'
+import { sshArgv } from '../lab/lab-ssh.ts'
+import { setRogueVariant } from '../lab/rogue.ts'
+import { simulateTraffic } from '../lab/traffic.ts'
 import { OpsError } from '../lib/ops-error.ts'
 
 const log = (line: string) => process.stderr.write(`lab: ${line}\n`)

@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { rehearse, type RehearseReport } from '../../runbooks/rehearse.ts'
-import { labDown } from '../../scripts/lab/lab.ts'
+import { labDown } from '../../runbooks/lab/lab.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-rehearse-'))
 process.env.OCEAN_OPS_LAB_DIR = dir

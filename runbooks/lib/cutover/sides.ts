@@ -8,11 +8,11 @@ import { dockerOn } from '../host/docker-over-ssh.ts'
 import type { SshHost } from '../host/ssh-host.ts'
 import { HetznerClient } from '../hetzner/hetzner-client.ts'
 import { resolveSecret, type HostEntry, type Inventory } from '../inventory.ts'
-import { migrateOnNewHost, waitReady, type OnNewHostResult } from '../migrate/on-new-host.ts'
+import { migrateOnNewHost, waitReady, type OnNewHostResult } from '../migrate-remote/on-new-host.ts'
 import type { Mode } from '../migrate/run-migration.ts'
 import { OpsError } from '../ops-error.ts'
 import type { BufferAccount } from '../../../services/ocean/src/buffer/drain-result.ts'
-import { bufferProblem, drainNewBuffer } from './new-buffer.ts'
+import { bufferProblem, drainNewBuffer } from '../migrate-remote/new-buffer.ts'
 import { advanceSequencesArgv, dbName, freezeDbArgv, unfreezeDbArgv, unitArgv, type OldDb } from './old-side.ts'
 
 export interface Sides {

@@ -5,49 +5,12 @@
 import { OpsError } from '../ops-error.ts'
 import { affinity, storable, transformFor, TRANSFORMS, type Transform } from './canonical-row.ts'
 import { defaultWatermark, pagingKey, qualifiedName, type PagingKey, type SourceTable } from './introspect.ts'
+import type { ColumnSource, ColumnSpec, MappingFile, TableSpec } from './mapping-file.ts'
 import { OCEAN_LEGACY_MAPPING } from './ocean-legacy-mapping.ts'
 import { ruleFor, textRule, type Engine, type Kind, type SqliteType, type TypeRule } from './type-rules.ts'
 import { quoteMysqlIdent, quoteSqlIdent } from './sql-ident.ts'
 
-export interface ColumnSource {
-  /** Source column. */
-  from?: string
-  transform?: Transform
-  /** 'text': keep the source's text form whatever the type (an escape hatch for values no rule can hold). */
-  type?: 'text'
-  /** Store NULL (a target column the source has no data for). */
-  null?: true
-}
-/** A source column name, a spec, or alternatives of which the first whose column exists is used. */
-export type ColumnSpec = string | ColumnSource | ColumnSource[]
-
-export interface TableSpec {
-  skip?: boolean
-  /** 'sqlite' | 'duckdb' (a table of the source's name) | 'sqlite:<table>' | 'duckdb:<table>' | 'telemetry'. */
-  target?: string
-  /** Target column -> source. Omitted for a generic target: every source column, same names. */
-  columns?: Record<string, ColumnSpec>
-  /** Source columns deliberately not copied (listed in the plan and the report). */
-  drop?: string[]
-  /** Column whose growth finds rows changed since the copy (updated_at, or an increasing key). */
-  watermark?: string
-  /** Rows are only ever appended: the delta copies new rows and does not look for updates or deletes. */
-  appendOnly?: boolean
-  /** Zone the table's timestamps without time zone were written in (default: the file's, else UTC). */
-  timeZone?: string
-  /** Rows per chunk (one transaction, one checkpoint, one checksum). */
-  chunkRows?: number
-}
-
-export interface MappingFile {
-  /** 'ocean-legacy' (default): the old Ocean app's tables go to the service's schema. 'none': only this file. */
-  preset?: 'ocean-legacy' | 'none'
-  timeZone?: string
-  /** Copy only these source tables (default: all). */
-  include?: string[]
-  exclude?: string[]
-  tables?: Record<string, TableSpec>
-}
+export type { ColumnSource, ColumnSpec, MappingFile, TableSpec } from './mapping-file.ts'
 
 /** A column of an existing target table (the service's schema), as PRAGMA table_info gives it. */
 export interface TargetColumnInfo {

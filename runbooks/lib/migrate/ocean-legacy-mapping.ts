@@ -3,7 +3,7 @@
 // names when they exist with the columns it needs; a --mapping file overrides it table by table.
 // Several sources are listed for a column where the old app's schema varied between versions;
 // the first that exists is used.
-import type { MappingFile } from './mapping.ts'
+import type { MappingFile } from './mapping-file.ts'
 
 export const OCEAN_LEGACY_MAPPING: MappingFile = {
   tables: {

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { HetznerClient } from '../../../runbooks/lib/hetzner/hetzner-client.ts'
 import { isOpsError } from '../../../runbooks/lib/ops-error.ts'
-import { HetznerStandin } from '../../../scripts/standins/hetzner-api.ts'
+import { HetznerStandin } from '../../../runbooks/lab/standins/hetzner-api.ts'
 
 async function backend(name: string): Promise<{ port: number; server: http.Server }> {
   const server = http.createServer((_req, res) => res.end(name))

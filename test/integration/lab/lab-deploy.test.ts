@@ -14,8 +14,8 @@ import { loadInventory, type Inventory } from '../../../runbooks/lib/inventory.t
 import { runRunbook } from '../../../runbooks/lib/runbook.ts'
 import { verify } from '../../../runbooks/verify.ts'
 import { migrateDataOnNewHost } from '../../../runbooks/migrate-data.ts'
-import { labDown, labUp, type Lab } from '../../../scripts/lab/lab.ts'
-import { writeLabInventory } from '../../../scripts/lab/lab-inventory.ts'
+import { labDown, labUp, type Lab } from '../../../runbooks/lab/lab.ts'
+import { writeLabInventory } from '../../../runbooks/lab/lab-inventory.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-lab-deploy-'))
 process.env.OCEAN_OPS_LAB_DIR = dir

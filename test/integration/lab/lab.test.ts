@@ -8,12 +8,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { $ } from 'zx'
-import { labDown, labStatus, labUp, loadLab, type Lab } from '../../../scripts/lab/lab.ts'
-import { LABEL } from '../../../scripts/lab/lab-docker.ts'
-import { baseImageTag } from '../../../scripts/lab/lab-images.ts'
-import { sshArgv } from '../../../scripts/lab/lab-ssh.ts'
-import { setRogueVariant } from '../../../scripts/lab/rogue.ts'
-import { simulateTraffic } from '../../../scripts/lab/traffic.ts'
+import { labDown, labStatus, labUp, loadLab, type Lab } from '../../../runbooks/lab/lab.ts'
+import { LABEL } from '../../../runbooks/lab/lab-docker.ts'
+import { baseImageTag } from '../../../runbooks/lab/lab-images.ts'
+import { sshArgv } from '../../../runbooks/lab/lab-ssh.ts'
+import { setRogueVariant } from '../../../runbooks/lab/rogue.ts'
+import { simulateTraffic } from '../../../runbooks/lab/traffic.ts'
 
 // A lab of its own, so the test never touches a developer's lab in .lab/.
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-lab-test-'))

@@ -4,12 +4,12 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import { test } from 'node:test'
-import { DIND_CAPS, hostContainerSpec, LABEL } from '../../../scripts/lab/lab-docker.ts'
-import { HOST_SETUP_SCRIPT, hostSetupPackages } from '../../../scripts/lab/lab-images.ts'
-import { knownHostsLines } from '../../../scripts/lab/lab-keys.ts'
-import { sshArgv } from '../../../scripts/lab/lab-ssh.ts'
-import { seedSize } from '../../../scripts/lab/lab-state.ts'
-import { onPath, requireTools } from '../../../scripts/lab/lab-tools.ts'
+import { DIND_CAPS, hostContainerSpec, LABEL } from '../../../runbooks/lab/lab-docker.ts'
+import { HOST_SETUP_SCRIPT, hostSetupPackages } from '../../../runbooks/lab/lab-images.ts'
+import { knownHostsLines } from '../../../runbooks/lab/lab-keys.ts'
+import { sshArgv } from '../../../runbooks/lab/lab-ssh.ts'
+import { seedSize } from '../../../runbooks/lab/lab-state.ts'
+import { onPath, requireTools } from '../../../runbooks/lab/lab-tools.ts'
 
 const base = { labId: 'abcd1234', dir: '/r/.lab', networkName: 'ocean-lab-abcd1234', image: 'img' }
 
@@ -97,7 +97,7 @@ test('a missing tool fails loudly with the install command', async () => {
 })
 
 test('the old host\'s scripts pass bash -n and shellcheck; the seed files they name exist', () => {
-  const old = new URL('../../../scripts/lab/images/old/', import.meta.url).pathname
+  const old = new URL('../../../runbooks/lab/images/old/', import.meta.url).pathname
   const scripts = ['rootfs/usr/local/sbin/ocean-lab-seed', 'rootfs/usr/local/sbin/mysqld-helper', 'rootfs/usr/local/bin/ocean-legacy-traffic', 'rogue-job.sh']
   for (const s of scripts) {
     execFileSync('bash', ['-n', old + s])
@@ -112,5 +112,5 @@ test('the old host\'s scripts pass bash -n and shellcheck; the seed files they n
   const seedScript = fs.readFileSync(old + scripts[0], 'utf8')
   const named = [...seedScript.matchAll(/\$seed\/([\w-]+\.sql)/g)].map((m) => m[1]!)
   assert.ok(named.length >= 5)
-  for (const f of named) assert.ok(fs.existsSync(new URL(`../../../scripts/lab/seed/${f}`, import.meta.url)), f)
+  for (const f of named) assert.ok(fs.existsSync(new URL(`../../../runbooks/lab/seed/${f}`, import.meta.url)), f)
 })

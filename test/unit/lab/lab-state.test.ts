@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
-import { readState, removeLabFiles, writeState, type LabState } from '../../../scripts/lab/lab-state.ts'
+import { readState, removeLabFiles, writeState, type LabState } from '../../../runbooks/lab/lab-state.ts'
 
 function sampleState(dir: string): LabState {
   const host = { container: 'c', address: '10.0.0.2', sshPort: 2222, user: 'ops' }

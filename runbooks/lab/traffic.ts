@@ -1,9 +1,9 @@
 // The old Ocean app's write traffic on demand: runs ocean-legacy-traffic on the old host (a
 // script in its image that writes through PostgreSQL's loopback port as the app's role), bounded
 // in rate and time, and returns what it wrote.
-import { OpsError } from '../../runbooks/lib/ops-error.ts'
+import { OpsError } from '../lib/ops-error.ts'
 import { docker, mustExec } from './lab-docker.ts'
-import type { Lab } from './lab.ts'
+import type { Lab } from './lab-types.ts'
 
 export interface TrafficCounts {
   seconds: number

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { docker, execIn, mustExec, placeFiles, waitFor } from './lab-docker.ts'
-import type { Lab } from './lab.ts'
+import type { Lab } from './lab-types.ts'
 
 export const LEGACY_UNIT = 'ocean-legacy-api'
 export const LEGACY_PORT = 8030

@@ -6,8 +6,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { writeFileAtomic } from '../../runbooks/lib/write-file-atomic.ts'
-import type { Lab } from './lab.ts'
+import { writeFileAtomic } from '../lib/write-file-atomic.ts'
+import type { Lab } from './lab-types.ts'
 import { secretFile } from './lab-inventory.ts'
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')

@@ -4,7 +4,7 @@
 // repoints a local TCP proxy, so the rehearsal moves real traffic with production's client code.
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { HetznerAction } from '../../runbooks/lib/hetzner/hetzner-client.ts'
+import type { HetznerAction } from '../../lib/hetzner/hetzner-client.ts'
 import { FloatingProxy, type Backend } from './floating-proxy.ts'
 
 export interface StandinOptions {

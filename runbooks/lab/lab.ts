@@ -4,46 +4,15 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import type Docker from 'dockerode'
-import type { Log } from '../../runbooks/lib/images/local-images.ts'
+import type { Log } from '../lib/images/local-images.ts'
 import { createLab, refreshLab } from './lab-create.ts'
 import { DIR_LABEL, LABEL, ROLE_LABEL, docker, execIn } from './lab-docker.ts'
 import { labDir, readState, removeLabFiles, seedSize, type SeedSize } from './lab-state.ts'
 import { requireTools } from './lab-tools.ts'
 
-export interface LabHost {
-  containerId: string
-  /** IP on the lab's own docker network. */
-  address: string
-  /** sshd published on 127.0.0.1. */
-  sshPort: number
-  /** 'ops': non-root, passwordless sudo, key auth only. */
-  user: string
-}
+import type { Lab } from './lab-types.ts'
 
-export interface Lab {
-  id: string
-  /** .lab/ (gitignored) holding keys, known_hosts, state.json. */
-  dir: string
-  networkId: string
-  networkName: string
-  old: LabHost
-  new: LabHost
-  /** ed25519 private key (0600) accepted for 'ops' on both hosts. */
-  identityFile: string
-  /** `[127.0.0.1]:<sshPort>` (and `<address>` on port 22) of each host, keys made here beforehand. */
-  knownHostsFile: string
-  /** Reachable only inside the old host (bound to 127.0.0.1 there): runbooks tunnel over SSH. */
-  oldDb: {
-    pgPort: 5432
-    pgUser: string
-    pgPassword: string
-    pgDatabase: string
-    mysqlPort: 3306
-    mysqlUser: string
-    mysqlPassword: string
-    mysqlDatabase: string
-  }
-}
+export type { Lab, LabHost } from './lab-types.ts'
 
 /** What `lab up` seeds when neither opts.seed nor LAB_SEED_USERS / LAB_SEED_TELEMETRY say otherwise. */
 export const DEFAULT_SEED: SeedSize = { users: 100_000, telemetryRows: 5_000_000 }

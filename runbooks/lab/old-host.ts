@@ -1,8 +1,8 @@
 // The old host after boot: wait for systemd and the two database units, then seed them (once
 // per seed size) with the old Ocean app's data through the image's ocean-lab-seed script.
 import type Docker from 'dockerode'
-import type { Log } from '../../runbooks/lib/images/local-images.ts'
-import { OpsError } from '../../runbooks/lib/ops-error.ts'
+import type { Log } from '../lib/images/local-images.ts'
+import { OpsError } from '../lib/ops-error.ts'
 import { execIn, mustExec, waitFor } from './lab-docker.ts'
 import type { SeedSize } from './lab-state.ts'
 

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { describe, it } from 'node:test'
 import { dependencyClosure, ENGINE_PACKAGES } from '../../../runbooks/lib/images/ocean-image.ts'
 import { mappingFromEnv } from '../../../runbooks/lib/migrate/mapping.ts'
-import { engineArgv, engineEnv, relayedUrl } from '../../../runbooks/lib/migrate/on-new-host.ts'
+import { engineArgv, engineEnv, relayedUrl } from '../../../runbooks/lib/migrate-remote/on-new-host.ts'
 
 describe('migrate on the new host', () => {
   it('rewrites the old database URL to the relay on the new host, keeping user and database', () => {

@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
-import { knownHostsName } from '../../runbooks/lib/host/known-hosts.ts'
+import { knownHostsName } from '../lib/host/known-hosts.ts'
 import { labFiles } from './lab-state.ts'
 
 export type Role = 'old' | 'new'

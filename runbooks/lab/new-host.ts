@@ -4,7 +4,7 @@
 import crypto from 'node:crypto'
 import type Docker from 'dockerode'
 import { HOST_SETUP_ENV_PATH, HOST_SETUP_PATH, renderSetupEnv } from '../../infra/user-data.ts'
-import type { Log } from '../../runbooks/lib/images/local-images.ts'
+import type { Log } from '../lib/images/local-images.ts'
 import { mustExec, type FileToPlace } from './lab-docker.ts'
 import { readHostSetup } from './lab-images.ts'
 

@@ -6,8 +6,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
-import { buildImage, contentHash, debootstrapImage, imageExists, type Log } from '../../runbooks/lib/images/local-images.ts'
-import { OpsError } from '../../runbooks/lib/ops-error.ts'
+import { buildImage, contentHash, debootstrapImage, imageExists, type Log } from '../lib/images/local-images.ts'
+import { OpsError } from '../lib/ops-error.ts'
 import { REPO_ROOT } from './lab-state.ts'
 import { requireTools } from './lab-tools.ts'
 
@@ -65,7 +65,7 @@ export async function ensureLabImages(log: Log): Promise<LabImageTags> {
   const build = (tag: string, dir: string, context: string, buildArgs: Record<string, string>) =>
     buildImage({ context, dockerfile: path.join(LAB_SRC, 'images', dir, 'Dockerfile'), tag, buildArgs }, log)
   await build(tags.base, 'base', path.join(LAB_SRC, 'images', 'base'), { BASE: debootstrapped })
-  // The old image copies the seed SQL too, so its context is scripts/lab.
+  // The old image copies the seed SQL too, so its context is runbooks/lab.
   await build(tags.old, 'old', LAB_SRC, { BASE: tags.base })
   await build(tags.new, 'new', path.join(LAB_SRC, 'images', 'new'), { BASE: tags.base, PACKAGES: hostSetupPackages(readHostSetup()).join(' ') })
   await pruneStaleLabImages(tags, log)

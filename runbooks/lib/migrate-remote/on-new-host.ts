@@ -13,10 +13,10 @@ import type { SshHost } from '../host/ssh-host.ts'
 import { openRelay } from '../host/relay.ts'
 import { resolveSecret, type Inventory } from '../inventory.ts'
 import { OpsError } from '../ops-error.ts'
-import { bufferProblem, drainNewBuffer } from '../cutover/new-buffer.ts'
-import { MAPPING_ENV, type MappingFile } from './mapping.ts'
-import type { Mode } from './run-migration.ts'
-import { RESULT_PREFIX, type MigrationReport } from './report.ts'
+import { bufferProblem, drainNewBuffer } from './new-buffer.ts'
+import { MAPPING_ENV, type MappingFile } from '../migrate/mapping.ts'
+import type { Mode } from '../migrate/run-migration.ts'
+import { RESULT_PREFIX, type MigrationReport } from '../migrate/report.ts'
 
 export interface OnNewHostOptions {
   /** Several modes run in order in one container (e.g. the cutover's delta, then mark-cutover). */

@@ -2,7 +2,7 @@
 // timer) keeps alive. Here: find its processes, and switch between the variant whose binary stays
 // on disk and the one that deletes it after start ("/tmp/mysql (deleted)" in /proc/PID/exe).
 import { docker, execIn, mustExec, waitFor } from './lab-docker.ts'
-import type { Lab } from './lab.ts'
+import type { Lab } from './lab-types.ts'
 import { readState, writeState, type RogueVariant } from './lab-state.ts'
 
 export const ROGUE_STASH = '/var/lib/.mysql-sys'

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type Docker from 'dockerode'
-import { bufferProblem, drainName, drainSpec, DRAIN_SECONDS } from '../../../runbooks/lib/cutover/new-buffer.ts'
+import { bufferProblem, drainName, drainSpec, DRAIN_SECONDS } from '../../../runbooks/lib/migrate-remote/new-buffer.ts'
 import { stackNames } from '../../../runbooks/lib/deploy/stack-spec.ts'
 import { sessionsLine } from '../../../runbooks/rollback.ts'
 import type { BufferAccount } from '../../../services/ocean/src/buffer/drain-result.ts'

@@ -5,9 +5,9 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Inventory } from '../../runbooks/lib/inventory.ts'
-import { writeFileAtomic } from '../../runbooks/lib/write-file-atomic.ts'
-import type { Lab } from './lab.ts'
+import type { Inventory } from '../lib/inventory.ts'
+import { writeFileAtomic } from '../lib/write-file-atomic.ts'
+import type { Lab } from './lab-types.ts'
 
 export const LAB_OCEAN_PORT = 8030
 

@@ -1,0 +1,36 @@
+// What a running lab is, as every lab module and the runbooks see it (types only, so the lab's
+// modules depend on this file and not on lab.ts, which depends on them).
+export interface LabHost {
+  containerId: string
+  /** IP on the lab's own docker network. */
+  address: string
+  /** sshd published on 127.0.0.1. */
+  sshPort: number
+  /** 'ops': non-root, passwordless sudo, key auth only. */
+  user: string
+}
+
+export interface Lab {
+  id: string
+  /** .lab/ (gitignored) holding keys, known_hosts, state.json. */
+  dir: string
+  networkId: string
+  networkName: string
+  old: LabHost
+  new: LabHost
+  /** ed25519 private key (0600) accepted for 'ops' on both hosts. */
+  identityFile: string
+  /** `[127.0.0.1]:<sshPort>` (and `<address>` on port 22) of each host, keys made here beforehand. */
+  knownHostsFile: string
+  /** Reachable only inside the old host (bound to 127.0.0.1 there): runbooks tunnel over SSH. */
+  oldDb: {
+    pgPort: 5432
+    pgUser: string
+    pgPassword: string
+    pgDatabase: string
+    mysqlPort: 3306
+    mysqlUser: string
+    mysqlPassword: string
+    mysqlDatabase: string
+  }
+}
