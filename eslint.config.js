@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.lab/**', '.bench/**', 'reports/**', 'services/ocean/dist/**'] },
+  { ignores: ['**/node_modules/**', '.lab/**', '.bench/**', 'reports/**', 'services/ocean/dist/**', 'packages/*/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,6 +1,6 @@
 // The ocean-ops command line: one commander program; each runbook registers a subcommand.
 import { Command, CommanderError } from 'commander'
-import { isOpsError } from './lib/ops-error.ts'
+import { isOpsError } from '@ocean-ops/common'
 import { registerCutover } from './commands/cutover.ts'
 import { registerDeploy } from './commands/deploy.ts'
 import { registerInventoryCommand } from './commands/inventory.ts'

@@ -5,9 +5,9 @@ import { backupArgv, tableCountArgv } from './lib/cutover/old-side.ts'
 import { accountForNewBuffer, advanceSequences, freezeOld, moveFloatingIp, newApiStopped, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb, type Sides } from './lib/cutover/sides.ts'
 import { waitReady } from './lib/migrate-remote/on-new-host.ts'
 import type { Inventory } from './lib/inventory.ts'
-import { OpsError, isOpsError } from './lib/ops-error.ts'
+import { OpsError, isOpsError } from '@ocean-ops/common'
 import { stepTimingsTable, type Runbook, type StepTiming } from './lib/runbook.ts'
-import { reportJson, writeReport } from './lib/reports/write-report.ts'
+import { reportJson, writeReport } from '@ocean-ops/common'
 
 export interface CutoverOptions {
   /** Seconds the client address is watched after the move (default 10). */

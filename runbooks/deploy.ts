@@ -12,7 +12,7 @@ import type { SshHost } from './lib/host/ssh-host.ts'
 import { ensureOceanImage } from './lib/images/ocean-image.ts'
 import { ensureRedisImage } from './lib/images/redis-image.ts'
 import { resolveSecret, type Inventory } from './lib/inventory.ts'
-import { OpsError } from './lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import type { Runbook } from './lib/runbook.ts'
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')

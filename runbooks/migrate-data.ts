@@ -3,14 +3,14 @@
 // It runs where the target files are (the new host), reaching the old database over an SSH tunnel
 // or the private network, so the data never crosses the operator's laptop. The CLI wiring (flags
 // to these options) is commands/migrate-data.ts; the rehearsal and the tests call these directly.
-import { redactUrl } from './lib/migrate/introspect.ts'
-import type { MappingFile } from './lib/migrate/mapping.ts'
-import { runMigration, type Mode } from './lib/migrate/run-migration.ts'
+import { redactUrl } from '@ocean-ops/migrate'
+import type { MappingFile } from '@ocean-ops/migrate'
+import { runMigration, type Mode } from '@ocean-ops/migrate'
 import { closeHosts, connectHost } from './lib/host/connect.ts'
 import { dockerOn } from './lib/host/docker-over-ssh.ts'
 import { loadInventory } from './lib/inventory.ts'
 import { migrateOnNewHost } from './lib/migrate-remote/on-new-host.ts'
-import { OpsError, type OpsErrorCode } from './lib/ops-error.ts'
+import { OpsError, type OpsErrorCode } from '@ocean-ops/common'
 import { runRunbook } from './lib/runbook.ts'
 
 interface Common {

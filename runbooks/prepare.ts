@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { connectHost } from './lib/host/connect.ts'
 import { HetznerClient } from './lib/hetzner/hetzner-client.ts'
 import { resolveSecret, type Inventory } from './lib/inventory.ts'
-import { OpsError } from './lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import type { Runbook } from './lib/runbook.ts'
 
 const HOST_SETUP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'infra', 'host-setup.sh')

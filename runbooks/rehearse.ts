@@ -16,12 +16,12 @@ import { closeHosts, connectHost } from './lib/host/connect.ts'
 import { loadInventory, resolveSecret, type Inventory } from './lib/inventory.ts'
 import { migrateDataOnNewHost } from './migrate-data.ts'
 import { WriteTraffic, type TrafficSummary } from './lib/rehearse/write-traffic.ts'
-import { OpsError } from './lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { runRunbook, type Runbook } from './lib/runbook.ts'
 import { removeMysql, type RemoveMysqlReport } from './remove-mysql.ts'
 import { rollback, type RollbackReport } from './rollback.ts'
 import { verify } from './verify.ts'
-import { reportJson, writeReport } from './lib/reports/write-report.ts'
+import { reportJson, writeReport } from '@ocean-ops/common'
 
 export interface RehearseOptions {
   seed?: SeedSize

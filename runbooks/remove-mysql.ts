@@ -6,9 +6,9 @@ import { BLOCK_PORT_SCRIPT, DUMP_VERIFY_SCRIPT, PERSISTENCE_SCRIPT, cpuSampleArg
 import { connectHost } from './lib/host/connect.ts'
 import type { SshHost } from './lib/host/ssh-host.ts'
 import type { Inventory } from './lib/inventory.ts'
-import { OpsError } from './lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import type { Runbook } from './lib/runbook.ts'
-import { reportJson, writeReport } from './lib/reports/write-report.ts'
+import { reportJson, writeReport } from '@ocean-ops/common'
 
 export interface RemoveMysqlOptions {
   /** Proceed without a verified cutover in the journal. */

@@ -1,14 +1,14 @@
 // `ocean-ops rollback`: the cutover's path in reverse, after a completed cutover. The new side is
 // frozen, the writes it took since the cutover mark go back into PostgreSQL, the old side takes
 // writes again, and the floating IP moves back. Read top to bottom, these are its steps.
-import type { BufferAccount } from '../services/ocean/src/buffer/drain-result.ts'
+import type { BufferAccount } from '@ocean-ops/ocean/buffer/drain-result'
 import { accountForNewBuffer, advanceSequences, freezeNew, moveFloatingIp, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb } from './lib/cutover/sides.ts'
 import type { Inventory } from './lib/inventory.ts'
-import { reverseTable } from './lib/migrate/report.ts'
-import type { ReverseResult } from './lib/migrate/reverse.ts'
-import { OpsError } from './lib/ops-error.ts'
+import { reverseTable } from '@ocean-ops/migrate'
+import type { ReverseResult } from '@ocean-ops/migrate'
+import { OpsError } from '@ocean-ops/common'
 import { stepTimingsTable, type Runbook, type StepTiming } from './lib/runbook.ts'
-import { reportJson, writeReport } from './lib/reports/write-report.ts'
+import { reportJson, writeReport } from '@ocean-ops/common'
 
 export interface RollbackReport {
   ok: boolean

@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import { cutover } from '../cutover.ts'
 import { prepareCutover } from '../prepare.ts'
-import { OpsError } from '../lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { rollback } from '../rollback.ts'
 import { runWithInventory, withCommonOptions, type CommonOptions } from './common-options.ts'
 

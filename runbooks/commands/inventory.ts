@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import { $ } from 'zx'
 import { inventoryFromPulumi, mergeInventory, type PulumiInventory } from '../lib/inventory-from-pulumi.ts'
-import { OpsError } from '../lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { writeFileAtomic } from '../lib/write-file-atomic.ts'
 
 /** Where Pulumi.yaml lives: the repo root, whatever directory the command is run from. */

@@ -5,7 +5,7 @@ import { writeLabInventory } from '../lab/lab-inventory.ts'
 import { sshArgv } from '../lab/lab-ssh.ts'
 import { setRogueVariant } from '../lab/rogue.ts'
 import { simulateTraffic } from '../lab/traffic.ts'
-import { OpsError } from '../lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 
 const log = (line: string) => process.stderr.write(`lab: ${line}\n`)
 

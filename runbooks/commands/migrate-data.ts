@@ -2,9 +2,9 @@
 // (runbooks/migrate-data.ts).
 import fs from 'node:fs'
 import type { Command } from 'commander'
-import { parseMappingFile, type MappingFile } from '../lib/migrate/mapping.ts'
-import type { Mode } from '../lib/migrate/run-migration.ts'
-import { OpsError } from '../lib/ops-error.ts'
+import { parseMappingFile, type MappingFile } from '@ocean-ops/migrate'
+import type { Mode } from '@ocean-ops/migrate'
+import { OpsError } from '@ocean-ops/common'
 import { migrateData, migrateDataOnNewHost } from '../migrate-data.ts'
 
 export interface MigrateDataFlags {

@@ -1,6 +1,6 @@
 // `ocean-ops rehearse` (npm run rehearse): the whole move on the lab, from nothing.
 import type { Command } from 'commander'
-import { OpsError } from '../lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { rehearse } from '../rehearse.ts'
 
 function count(name: string, max: number) {

@@ -1,6 +1,6 @@
 // `ocean-ops verify [--url URL] [--no-load] [--no-smoke] [--report-dir DIR]`: exit 0 only if every check passed.
 import type { Command } from 'commander'
-import { OpsError } from '../lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { verify } from '../verify.ts'
 import { runWithInventory, withCommonOptions, type CommonOptions } from './common-options.ts'
 

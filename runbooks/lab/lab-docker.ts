@@ -7,7 +7,7 @@ import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import Docker from 'dockerode'
 import tar from 'tar-fs'
-import { OpsError } from '../lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import type { Role } from './lab-keys.ts'
 
 export const LABEL = 'ocean-ops.lab'

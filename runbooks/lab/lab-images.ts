@@ -7,7 +7,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 import { buildImage, contentHash, debootstrapImage, imageExists, type Log } from '../lib/images/local-images.ts'
-import { OpsError } from '../lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { REPO_ROOT } from './lab-state.ts'
 import { requireTools } from './lab-tools.ts'
 

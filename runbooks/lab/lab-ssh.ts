@@ -1,7 +1,7 @@
 // The OpenSSH client command for a lab host, with the lab's key and its pinned known_hosts and
 // strict host-key checking (never trust on first use), and a readiness check that uses it.
 import { $ } from 'zx'
-import { OpsError } from '../lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import type { Lab, LabHost } from './lab-types.ts'
 
 /** `ssh` argv (without the remote command) for `host` of `lab`, reached on its published port. */

@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
-import { OpsError } from '../lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 
 const INSTALL = 'apt-get install -y docker.io debootstrap openssh-client (or run `bash scripts/setup`, which also starts dockerd)'
 

@@ -2,7 +2,7 @@
 // per seed size) with the old Ocean app's data through the image's ocean-lab-seed script.
 import type Docker from 'dockerode'
 import type { Log } from '../lib/images/local-images.ts'
-import { OpsError } from '../lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { execIn, mustExec, waitFor } from './lab-docker.ts'
 import type { SeedSize } from './lab-state.ts'
 

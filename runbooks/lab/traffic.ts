@@ -1,7 +1,7 @@
 // The old Ocean app's write traffic on demand: runs ocean-legacy-traffic on the old host (a
 // script in its image that writes through PostgreSQL's loopback port as the app's role), bounded
 // in rate and time, and returns what it wrote.
-import { OpsError } from '../lib/ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { docker, mustExec } from './lab-docker.ts'
 import type { Lab } from './lab-types.ts'
 

@@ -1,7 +1,7 @@
 // Turns the stack outputs of the infra/ program (`pulumi stack output --json`) into the parts of
 // the runbooks' inventory that Pulumi owns. Pure: no Pulumi, no files. Secrets are not needed:
 // the known_hosts line is public, and an output shown as "[secret]" is reported, never written.
-import { OpsError } from './ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 
 /** The new server, as the runbooks reach it. A later schema adds the old host beside it. */
 export interface NewHostInventory {

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
-import { OpsError } from './ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 
 /** Where a secret lives: `env:NAME` (an environment variable) or `file:PATH` (a 0600 file). */
 export type SecretRef = string

@@ -4,7 +4,7 @@
 // an answered prompt; with --resume, mutating steps that ended ok in the interrupted run are skipped.
 import { question } from 'zx'
 import { Journal } from './journal/journal.ts'
-import { OpsError, isOpsError } from './ops-error.ts'
+import { OpsError, isOpsError } from '@ocean-ops/common'
 
 export type Log = (line: string) => void
 

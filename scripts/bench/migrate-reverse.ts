@@ -11,8 +11,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import type { MappingFile } from '../../runbooks/lib/migrate/mapping.ts'
-import { runMigration, type MigrateOptions } from '../../runbooks/lib/migrate/run-migration.ts'
+import type { MappingFile } from '../../packages/migrate/src/plan/mapping.ts'
+import { runMigration, type MigrateOptions } from '../../packages/migrate/src/run-migration.ts'
 import { bash, q, requireTool, withClient } from './commands.ts'
 import { atLeast, fmt, row, type BenchContext } from './report.ts'
 

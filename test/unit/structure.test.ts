@@ -1,25 +1,32 @@
 // The import graph of the project's own code (dependency-cruiser, type-only imports included):
-// no cycle between files or between folders, and every arrow points down the layers —
-// service < lib < lab < runbooks < CLI; scripts (bench, setup) and tests may use anything, and
-// nothing of the product imports them.
+// no cycle between files or between folders; every arrow points down the layers — common <
+// service < migration engine < runbooks' lib < lab < runbooks < CLI; one package reaches another
+// only by its name (its package.json's exports), never by a relative path; scripts (bench, setup)
+// and tests may use anything, and nothing of the product imports them.
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { before, describe, it } from 'node:test'
 import { cruise, type ICruiseResult } from 'dependency-cruiser'
 
-const ROOTS = ['services/ocean/src', 'runbooks', 'infra', 'scripts']
+const ROOTS = ['packages/common/src', 'packages/migrate/src', 'services/ocean/src', 'services/ocean/runtime.ts', 'runbooks', 'infra', 'scripts']
 type Graph = Map<string, Set<string>>
 
 let files: Graph
+/** Every import of a product file into another package: [from, to, the specifier written]. */
+let crossings: [string, string, string][]
 
 before(async () => {
-  const out = await cruise(ROOTS, { tsPreCompilationDeps: true, doNotFollow: { path: 'node_modules' }, exclude: { path: 'node_modules' } }, { extensions: ['.ts', '.js', '.mjs', '.json'] })
+  const out = await cruise(ROOTS, { tsPreCompilationDeps: true, doNotFollow: { path: 'node_modules' }, exclude: { path: 'node_modules' } }, { extensions: ['.ts', '.js', '.mjs', '.json'], conditionNames: ['import', 'node', 'default'], exportsFields: ['exports'], symlinks: true })
   const result = out.output as ICruiseResult
   files = new Map()
+  crossings = []
+  // Workspace packages are reached through node_modules/@ocean-ops/* links; dependency-cruiser
+  // reports the real paths (packages/..., services/...), which is what the graph is about.
   for (const m of result.modules) {
     if (m.coreModule || m.source.includes('node_modules')) continue
-    const deps = m.dependencies.filter((d) => !d.coreModule && !d.couldNotResolve && !d.resolved.includes('node_modules')).map((d) => d.resolved)
-    files.set(m.source, new Set(deps))
+    const deps = m.dependencies.filter((d) => !d.coreModule && !d.couldNotResolve && !d.resolved.includes('node_modules'))
+    files.set(m.source, new Set(deps.map((d) => d.resolved)))
+    for (const d of deps) if (packageOf(m.source) !== packageOf(d.resolved)) crossings.push([m.source, d.resolved, d.module])
   }
 })
 
@@ -77,13 +84,20 @@ function folders(g: Graph): Graph {
   return f
 }
 
+/** The workspace package a file belongs to ('' for the root package: runbooks, infra, scripts, test). */
+function packageOf(file: string): string {
+  return /^(services\/ocean|packages\/[^/]+)\//.exec(file)?.[1] ?? ''
+}
+
 /** The layer of a file: higher layers may import lower ones, never the other way. */
 function layer(file: string): number | null {
-  if (file.startsWith('services/ocean/')) return 0
-  if (file.startsWith('runbooks/lib/')) return 1
-  if (file.startsWith('runbooks/lab/')) return 2
-  if (file.startsWith('runbooks/commands/') || file === 'runbooks/cli.ts' || file.startsWith('runbooks/bin/')) return 4
-  if (/^runbooks\/[^/]+\.ts$/.test(file)) return 3
+  if (file.startsWith('packages/common/')) return 0
+  if (file.startsWith('services/ocean/')) return 1
+  if (file.startsWith('packages/migrate/')) return 2
+  if (file.startsWith('runbooks/lib/')) return 3
+  if (file.startsWith('runbooks/lab/')) return 4
+  if (file.startsWith('runbooks/commands/') || file === 'runbooks/cli.ts' || file.startsWith('runbooks/bin/')) return 6
+  if (/^runbooks\/[^/]+\.ts$/.test(file)) return 5
   return null // infra, scripts: outside the layers
 }
 
@@ -101,7 +115,7 @@ describe('the import graph', () => {
     assert.deepEqual(cycles(folders(files)), [])
   })
 
-  it('points down the layers: service < lib < lab < runbooks < CLI', () => {
+  it('points down the layers: common < service < engine < lib < lab < runbooks < CLI', () => {
     const up: string[] = []
     for (const [from, tos] of files) {
       const a = layer(from)
@@ -113,8 +127,15 @@ describe('the import graph', () => {
     assert.deepEqual(up, [])
   })
 
+  it('reaches another package only by its name, never by a relative path into it', () => {
+    const product = (f: string) => /^(packages|services|runbooks|infra)\//.test(f)
+    const byPath = crossings.filter(([from, to, spec]) => product(from) && (packageOf(from) !== '' || packageOf(to) !== '') && spec.startsWith('.'))
+    assert.deepEqual(byPath.map(([from, , spec]) => `${from}: ${spec}`), [])
+    assert.ok(crossings.some(([from, , spec]) => from.startsWith('runbooks/') && spec === '@ocean-ops/migrate'), 'the runbooks use the engine by its name')
+  })
+
   it('nothing of the product imports scripts/ or the tests', () => {
-    const product = (f: string) => /^(services|runbooks|infra)\//.test(f)
+    const product = (f: string) => /^(packages|services|runbooks|infra)\//.test(f)
     const bad = [...files].flatMap(([from, tos]) => (!product(from) ? [] : [...tos].filter((t) => t.startsWith('scripts/') || t.startsWith('test/')).map((t) => `${from} -> ${t}`)))
     assert.deepEqual(bad, [])
   })

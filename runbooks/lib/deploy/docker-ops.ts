@@ -3,7 +3,7 @@
 import { PassThrough, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import Docker from 'dockerode'
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 
 export type Progress = (line: string) => void
 

@@ -1,7 +1,7 @@
 // The few Hetzner Cloud API calls the runbooks make (floating IPs and actions), with the
 // documented error format, rate-limit handling and action polling. The endpoint is
 // configurable so the rehearsal's local stand-in is driven by this very code.
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 
 export const HETZNER_API = 'https://api.hetzner.cloud/v1'
 

@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import { Writable, type Readable } from 'node:stream'
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2'
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { atomicWriteArgv, readFileArgv, redact, shellLine, withSudo } from './commands.ts'
 import type { ExecOptions, ExecResult, Host } from './host.ts'
 import { hostKeyAdvice, parseKnownHosts, verifyHostKey, type HostKeyVerdict } from './known-hosts.ts'

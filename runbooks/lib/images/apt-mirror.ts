@@ -1,7 +1,7 @@
 // The Debian mirror this machine already uses, read from its apt sources: debootstrap must use
 // the same one (our machines reach only their own mirror), so it is never hard-coded.
 import fs from 'node:fs'
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 
 /** First `URIs:` of a deb822 stanza (or `deb URL bookworm` line) serving the main archive, not security. */
 export function parseAptMirror(sources: string): string | undefined {

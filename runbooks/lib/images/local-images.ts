@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { aptMirror } from './apt-mirror.ts'
 
 export type Log = (line: string) => void

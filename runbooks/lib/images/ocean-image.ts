@@ -1,79 +1,42 @@
-// The Ocean image: stage a build context (package.json, src/ and its bundle, the production
-// node_modules copied from this checkout's install) and build services/ocean/Dockerfile from it. The tag
-// is a content hash of the lockfile, the sources and the Dockerfile: same inputs, same image.
+// The Ocean image: stage a build context from the packages it carries — the service and the
+// migration engine (it runs on the new host, beside the files it writes), each as its bundle, its
+// package.json and the production dependencies that package.json declares, copied from this
+// checkout's install — and build services/ocean/Dockerfile from it. The tag is a content hash of
+// the lockfile, the packages' sources and the Dockerfile: same inputs, same image.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { $ } from 'zx'
-import { OpsError } from '../ops-error.ts'
-import { bundleService } from '../../../services/ocean/runtime.ts'
+import { OpsError } from '@ocean-ops/common'
+import { bundleEngine } from '@ocean-ops/migrate/build'
+import { bundleService } from '@ocean-ops/ocean/runtime'
 import { buildImage, contentHash, ensureNodeBase, imageExists, type Log } from './local-images.ts'
 
-const WORKSPACE = '@ocean-ops/ocean'
+/** The workspace packages in the image: what runs there is their bundles (dist/) and their declared dependencies. */
+export const IMAGE_PACKAGES = [
+  { name: '@ocean-ops/ocean', dir: 'services/ocean' },
+  { name: '@ocean-ops/migrate', dir: 'packages/migrate' },
+] as const
 
-/**
- * The migration engine rides in the Ocean image so it runs on the new host, beside the files it
- * writes (`migrate-data --on-new-host`): these sources and the npm packages only it needs.
- */
-export const ENGINE_PATHS = ['runbooks/lib/migrate', 'runbooks/lib/reports', 'runbooks/lib/ops-error.ts']
-export const ENGINE_PACKAGES = ['pg', 'pg-copy-streams', 'mysql2']
+/** Everything a package's bundle is built from (the workspace packages it bundles included). */
+const BUILD_INPUTS = ['services/ocean/package.json', 'services/ocean/src', 'services/ocean/runtime.ts', 'packages/migrate/package.json', 'packages/migrate/src', 'packages/migrate/build.ts', 'packages/common/src']
 
 export function oceanImageTag(repoRoot: string): string {
-  const svc = path.join(repoRoot, 'services/ocean')
   return `ocean:${contentHash([
     { path: path.join(repoRoot, 'package-lock.json') },
-    { path: path.join(svc, 'package.json') },
-    { path: path.join(svc, 'Dockerfile') },
-    { path: path.join(svc, 'src') },
-    { path: path.join(svc, 'runtime.ts') },
-    ...ENGINE_PATHS.map((p) => ({ path: path.join(repoRoot, p) })),
-    // How the context is staged is an input too (it writes runbooks/package.json).
+    { path: path.join(repoRoot, 'services/ocean/Dockerfile') },
+    ...BUILD_INPUTS.map((p) => ({ path: path.join(repoRoot, p) })),
+    // How the context is staged is an input too.
     { path: path.join(repoRoot, 'runbooks/lib/images/ocean-image.ts') },
   ])}`
 }
 
 /**
- * The directories (relative to the repository root) of `names` and everything they depend on, as
- * Node resolves them from this checkout's node_modules (nested copies first, then hoisted ones).
- */
-export function dependencyClosure(repoRoot: string, names: string[]): string[] {
-  const seen = new Set<string>()
-  const resolveFrom = (fromDir: string, name: string): string | undefined => {
-    for (let d = fromDir; ; d = path.dirname(d)) {
-      const candidate = path.join(d, 'node_modules', name)
-      if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate
-      if (d === repoRoot || d === path.dirname(d)) return undefined
-    }
-  }
-  const visit = (dir: string) => {
-    const rel = path.relative(repoRoot, dir)
-    if (seen.has(rel)) return
-    seen.add(rel)
-    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> }
-    for (const dep of Object.keys(pkg.dependencies ?? {})) {
-      const found = resolveFrom(dir, dep)
-      if (!found) throw new OpsError('OPS_E_IMAGE', `${rel} needs ${dep}, which is not installed: run \`npm ci\` at the repository root`)
-      visit(found)
-    }
-    for (const dep of Object.keys(pkg.optionalDependencies ?? {})) {
-      const found = resolveFrom(dir, dep)
-      if (found) visit(found)
-    }
-  }
-  for (const name of names) {
-    const dir = resolveFrom(repoRoot, name)
-    if (!dir) throw new OpsError('OPS_E_IMAGE', `${name} is not installed: run \`npm ci\` at the repository root`)
-    visit(dir)
-  }
-  const sorted = [...seen].sort()
-  return sorted.filter((p, i) => !sorted.slice(0, i).some((q) => p.startsWith(q + path.sep)))
-}
-
-/**
- * Paths (relative to the repository root) of the service's production dependency closure:
- * hoisted ones under node_modules/ and the workspace's own under services/ocean/node_modules/
- * (versions that differ from the hoisted ones). The staged context keeps that layout so
- * Node resolves exactly as it does in this checkout.
+ * Paths (relative to the repository root) of a workspace package's production dependency closure,
+ * from `npm ls --workspace NAME --omit=dev --all --parseable`: hoisted ones under node_modules/
+ * and a workspace's own under <its dir>/node_modules/ (versions that differ from the hoisted ones);
+ * the links to workspace packages are left out (their code is in the bundles). The staged context
+ * keeps that layout so Node resolves exactly as it does in this checkout.
  */
 export function prodDependencyDirs(npmLsParseable: string, repoRoot: string): string[] {
   const rel = npmLsParseable
@@ -81,35 +44,35 @@ export function prodDependencyDirs(npmLsParseable: string, repoRoot: string): st
     .map((l) => l.trim())
     .filter((l) => l.startsWith(repoRoot + path.sep))
     .map((l) => path.relative(repoRoot, l))
-    .filter((l) => /^(services\/ocean\/)?node_modules\//.test(l) && l !== path.join('node_modules', WORKSPACE))
+    .filter((l) => /^((services|packages)\/[^/]+\/)?node_modules\//.test(l) && !l.startsWith(path.join('node_modules', '@ocean-ops') + path.sep))
   // A nested dependency is copied with its parent directory: keep only the outermost ones.
   const sorted = [...new Set(rel)].sort()
   return sorted.filter((p, i) => !sorted.slice(0, i).some((q) => p.startsWith(q + path.sep)))
+}
+
+/** The production dependency directories of one workspace package, as this checkout installed them. */
+export async function packageDependencyDirs(repoRoot: string, name: string): Promise<string[]> {
+  const ls = await $({ quiet: true, nothrow: true, cwd: repoRoot })`npm ls --workspace ${name} --omit=dev --all --parseable`
+  const dirs = prodDependencyDirs(ls.stdout, repoRoot)
+  if (dirs.length === 0) throw new OpsError('OPS_E_IMAGE', `npm ls found no production dependencies of ${name}: run \`npm ci\` at the repository root`)
+  return dirs
 }
 
 export async function stageOceanContext(repoRoot: string, dir: string): Promise<void> {
   if (!fs.existsSync(path.join(repoRoot, 'node_modules', '@duckdb'))) {
     throw new OpsError('OPS_E_IMAGE', 'node_modules is missing its production dependencies: run `npm ci` at the repository root first')
   }
-  const ls = await $({ quiet: true, nothrow: true, cwd: repoRoot })`npm ls --workspace ${WORKSPACE} --omit=dev --all --parseable`
-  const dirs = prodDependencyDirs(ls.stdout, repoRoot)
-  if (!dirs.some((d) => d.endsWith('fastify'))) {
-    throw new OpsError('OPS_E_IMAGE', `npm ls found no production dependencies of ${WORKSPACE}: run \`npm ci\` at the repository root`)
+  const dirs = new Set<string>()
+  for (const p of IMAGE_PACKAGES) for (const d of await packageDependencyDirs(repoRoot, p.name)) dirs.add(d)
+  for (const d of [...dirs].sort()) fs.cpSync(path.join(repoRoot, d), path.join(dir, d), { recursive: true, verbatimSymlinks: true })
+  for (const p of IMAGE_PACKAGES) {
+    fs.mkdirSync(path.join(dir, p.dir, 'node_modules'), { recursive: true })
+    fs.copyFileSync(path.join(repoRoot, p.dir, 'package.json'), path.join(dir, p.dir, 'package.json'))
   }
-  for (const d of [...dirs, ...dependencyClosure(repoRoot, ENGINE_PACKAGES), ...ENGINE_PATHS]) {
-    fs.cpSync(path.join(repoRoot, d), path.join(dir, d), { recursive: true, verbatimSymlinks: true })
-  }
-  // The engine's sources are ES modules, as the repository's package.json says; the image has no
-  // root package.json, so runbooks/ says it itself (as CommonJS, the engine's worker thread could not
-  // load its module: "Cannot require() ES Module ... in a cycle").
-  fs.writeFileSync(path.join(dir, 'runbooks/package.json'), `${JSON.stringify({ type: 'module' })}\n`)
-  const svc = path.join(repoRoot, 'services/ocean')
-  fs.mkdirSync(path.join(dir, 'services/ocean/node_modules'), { recursive: true })
-  fs.cpSync(path.join(svc, 'src'), path.join(dir, 'services/ocean/src'), { recursive: true })
-  fs.copyFileSync(path.join(svc, 'package.json'), path.join(dir, 'services/ocean/package.json'))
-  // What the image runs: src/ bundled (src/ itself stays: the migration engine imports from it).
+  // What the image runs: the bundles (no sources, no TypeScript loader).
   await bundleService(path.join(dir, 'services/ocean'))
-  fs.copyFileSync(path.join(svc, 'Dockerfile'), path.join(dir, 'Dockerfile'))
+  await bundleEngine(path.join(dir, 'packages/migrate'))
+  fs.copyFileSync(path.join(repoRoot, 'services/ocean/Dockerfile'), path.join(dir, 'Dockerfile'))
 }
 
 /** Build (or reuse) the Ocean image; returns its tag. */

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { redactInputs } from './redact-inputs.ts'
 
 export type StepResult = 'ok' | 'failed' | 'skipped' | 'planned'

@@ -3,10 +3,10 @@
 // is stopped and a one-off container of the deployed image (OCEAN_ROLE=drain, on the stack's
 // network, no port published) stores what the stream holds and reports what it could not.
 import type Docker from 'dockerode'
-import { DRAIN_RESULT_PREFIX, type BufferAccount } from '../../../services/ocean/src/buffer/drain-result.ts'
+import { DRAIN_RESULT_PREFIX, type BufferAccount } from '@ocean-ops/ocean/buffer/drain-result'
 import { containerLogs, inspectContainer, removeContainer } from '../deploy/docker-ops.ts'
 import type { StackNames } from '../deploy/stack-spec.ts'
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 
 /** How long the one-off drain may take to store a backlog (a crashed engine can leave millions). */
 export const DRAIN_SECONDS = 600

@@ -12,11 +12,11 @@ import { stackNames } from '../deploy/stack-spec.ts'
 import type { SshHost } from '../host/ssh-host.ts'
 import { openRelay } from '../host/relay.ts'
 import { resolveSecret, type Inventory } from '../inventory.ts'
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { bufferProblem, drainNewBuffer } from './new-buffer.ts'
-import { MAPPING_ENV, type MappingFile } from '../migrate/mapping.ts'
-import type { Mode } from '../migrate/run-migration.ts'
-import { RESULT_PREFIX, type MigrationReport } from '../migrate/report.ts'
+import { MAPPING_ENV, type MappingFile } from '@ocean-ops/migrate'
+import type { Mode } from '@ocean-ops/migrate'
+import { RESULT_PREFIX, type MigrationReport } from '@ocean-ops/migrate'
 
 export interface OnNewHostOptions {
   /** Several modes run in order in one container (e.g. the cutover's delta, then mark-cutover). */
@@ -48,7 +48,7 @@ export interface OnNewHostResult {
 /** The engine's argv in the container (pure; unit-tested). */
 export function engineArgv(mode: Mode | Mode[], sourceUrl: string, o: { resume?: boolean; chunkRows?: number; lookbackMinutes?: number; sourceName?: string; only?: 'sqlite' | 'duckdb' }): string[] {
   return [
-    'node', '--import', 'tsx', '/app/runbooks/lib/migrate/main.ts',
+    'node', '/app/packages/migrate/dist/main.mjs',
     '--mode', [mode].flat().join(','), '--source', sourceUrl, '--data', '/data',
     ...(o.sourceName ? ['--source-name', o.sourceName] : []),
     ...(o.only ? ['--only', o.only] : []),

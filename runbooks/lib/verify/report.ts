@@ -1,6 +1,6 @@
 // The verification report in three forms: Markdown for people, JSON for tools, JUnit for CI.
 import type { CheckResult } from './checks.ts'
-import { reportJson, writeReport } from '../reports/write-report.ts'
+import { reportJson, writeReport } from '@ocean-ops/common'
 
 export interface VerifyReport {
   target: string

@@ -5,7 +5,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { HetznerClient } from '../../../runbooks/lib/hetzner/hetzner-client.ts'
-import { isOpsError } from '../../../runbooks/lib/ops-error.ts'
+import { isOpsError } from '../../../packages/common/src/ops-error.ts'
 import { HetznerStandin } from '../../../runbooks/lab/standins/hetzner-api.ts'
 
 async function backend(name: string): Promise<{ port: number; server: http.Server }> {

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { dockerOverSsh } from '../../../runbooks/lib/host/docker-over-ssh.ts'
 import { SshHost } from '../../../runbooks/lib/host/ssh-host.ts'
-import { isOpsError } from '../../../runbooks/lib/ops-error.ts'
+import { isOpsError } from '../../../packages/common/src/ops-error.ts'
 import { freePort } from '../../../scripts/lib/loopback-servers.ts'
 import { keygen, startSshd, type TestSshd } from '../../helpers/sshd.ts'
 

@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { DuckDBInstance } from '@duckdb/node-api'
-import type { MigrateOptions } from '../../../runbooks/lib/migrate/run-migration.ts'
+import type { MigrateOptions } from '../../../packages/migrate/src/run-migration.ts'
 
 export interface Scratch {
   dir: string

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import mysql from 'mysql2/promise'
 import { startMariadb, type MariadbServer } from '../../../scripts/lib/loopback-servers.ts'
-import { connectSource, runMigration, type MigrationOutcome } from '../../../runbooks/lib/migrate/run-migration.ts'
-import { candidateWhere, judge } from '../../../runbooks/lib/migrate/id-check.ts'
+import { connectSource, runMigration, type MigrationOutcome } from '../../../packages/migrate/src/run-migration.ts'
+import { candidateWhere, judge } from '../../../packages/migrate/src/plan/id-check.ts'
 import { duckAll, scratch, sqliteAll, type Scratch } from './harness.ts'
 
 const BIG_JSON = JSON.stringify({ items: Array.from({ length: 3000 }, (_, i) => ({ i, label: `x${i} 😀` })) })

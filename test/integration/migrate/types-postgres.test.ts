@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { startPostgres, type PostgresServer } from '../../../scripts/lib/loopback-servers.ts'
-import { runMigration, type MigrationOutcome } from '../../../runbooks/lib/migrate/run-migration.ts'
+import { runMigration, type MigrationOutcome } from '../../../packages/migrate/src/run-migration.ts'
 import { duckAll, scratch, sqliteAll, type Scratch } from './harness.ts'
 
 const BIG_JSON = JSON.stringify({ items: Array.from({ length: 4000 }, (_, i) => ({ i, name: `item ${i} 🌊`, price: '12.50' })) })

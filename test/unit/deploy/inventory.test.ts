@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import { loadInventory, parseInventory, resolveSecret } from '../../../runbooks/lib/inventory.ts'
-import { isOpsError } from '../../../runbooks/lib/ops-error.ts'
+import { isOpsError } from '../../../packages/common/src/ops-error.ts'
 
 const good = { schemaVersion: 1, newHost: { address: '203.0.113.4', user: 'ocean', knownHosts: '203.0.113.4 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG' } }
 

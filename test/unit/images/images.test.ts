@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import { BUNDLE, NODE_FLAGS, RUNTIME_ENV, SERVICE_DIR } from '../../../services/ocean/runtime.ts'
 import { parseAptMirror } from '../../../runbooks/lib/images/apt-mirror.ts'
 import { contentHash } from '../../../runbooks/lib/images/local-images.ts'
-import { prodDependencyDirs } from '../../../runbooks/lib/images/ocean-image.ts'
+import { IMAGE_PACKAGES, packageDependencyDirs, prodDependencyDirs } from '../../../runbooks/lib/images/ocean-image.ts'
 
 test('apt mirror: the main archive of a deb822 file, never the security one', () => {
   const deb822 = `Types: deb
@@ -28,6 +28,16 @@ test('production dependency dirs: hoisted and workspace-local, outermost only, w
   const ls = ['/r', '/r/node_modules/fastify', '/r/node_modules/fastify/node_modules/semver', '/r/node_modules/@ocean-ops/ocean',
     '/r/services/ocean/node_modules/ajv', '/r/node_modules/ajv-formats', '/elsewhere/x', ''].join('\n')
   assert.deepEqual(prodDependencyDirs(ls, root), ['node_modules/ajv-formats', 'node_modules/fastify', 'services/ocean/node_modules/ajv'])
+  const engine = ['/r/node_modules/pg', '/r/packages/migrate/node_modules/pg-types', '/r/node_modules/@ocean-ops/common', '/r/node_modules/@ocean-ops/ocean'].join('\n')
+  assert.deepEqual(prodDependencyDirs(engine, root), ['node_modules/pg', 'packages/migrate/node_modules/pg-types'])
+})
+
+test('the engine\'s image dependencies come from its package.json, with everything they need and nothing else', async () => {
+  assert.deepEqual(IMAGE_PACKAGES.map((p) => p.name), ['@ocean-ops/ocean', '@ocean-ops/migrate'])
+  const dirs = await packageDependencyDirs(path.resolve('.'), '@ocean-ops/migrate')
+  for (const want of ['node_modules/pg', 'node_modules/pg-copy-streams', 'node_modules/mysql2', 'node_modules/pg-protocol', 'node_modules/iconv-lite', 'node_modules/better-sqlite3', 'node_modules/@duckdb/node-api']) assert.ok(dirs.includes(want), want)
+  assert.ok(!dirs.some((d, i) => dirs.some((e, j) => i !== j && d.startsWith(e + path.sep))), 'outermost directories only')
+  assert.ok(!dirs.some((d) => /pulumi|typescript|eslint|tsx|esbuild/.test(d)), 'no dev or unrelated packages')
 })
 
 test('content hash changes with any input and not otherwise', () => {

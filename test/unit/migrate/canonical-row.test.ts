@@ -18,7 +18,7 @@ import {
   storedTimestamp,
   transformFor,
   WRONG_TYPE,
-} from '../../../runbooks/lib/migrate/canonical-row.ts'
+} from '../../../packages/migrate/src/values/canonical-row.ts'
 
 describe('value normalizers', () => {
   it('integers: digits only, no leading zeros, any size', () => {

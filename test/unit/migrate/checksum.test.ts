@@ -2,7 +2,7 @@
 // (NULL vs '' included); the narrowing diff names exactly the keys that differ.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { bucketOf, combine, compareKeys, describeDiff, diffKeyed, diffMultiset, EMPTY_J, RowSum, rowHash, sameChecksum } from '../../../runbooks/lib/migrate/checksum.ts'
+import { bucketOf, combine, compareKeys, describeDiff, diffKeyed, diffMultiset, EMPTY_J, RowSum, rowHash, sameChecksum } from '../../../packages/migrate/src/values/checksum.ts'
 
 const rows = [
   ['1', 'alice', null],

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Command } from 'commander'
 import { modeOf, registerMigrateDataCommand } from '../../../runbooks/commands/migrate-data.ts'
-import { fmtSeconds, TableProgress } from '../../../runbooks/lib/migrate/progress.ts'
-import { toMarkdown, type MigrationReport } from '../../../runbooks/lib/migrate/report.ts'
+import { fmtSeconds, TableProgress } from '../../../packages/migrate/src/state/progress.ts'
+import { toMarkdown, type MigrationReport } from '../../../packages/migrate/src/report.ts'
 
 const base = { sqlite: 'a', duckdb: 'b', journal: 'j', report: 'r' }
 

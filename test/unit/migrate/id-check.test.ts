@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { candidateWhere, idColumn, judge, MAX_LISTED, refusedLines } from '../../../runbooks/lib/migrate/id-check.ts'
-import type { SourceTable } from '../../../runbooks/lib/migrate/introspect.ts'
-import { buildPlans } from '../../../runbooks/lib/migrate/mapping.ts'
-import { serviceSchema } from '../../../runbooks/lib/migrate/run-migration.ts'
-import type { SourceColumn } from '../../../runbooks/lib/migrate/type-rules.ts'
+import { candidateWhere, idColumn, judge, MAX_LISTED, refusedLines } from '../../../packages/migrate/src/plan/id-check.ts'
+import type { SourceTable } from '../../../packages/migrate/src/sources/introspect.ts'
+import { buildPlans } from '../../../packages/migrate/src/plan/mapping.ts'
+import { serviceSchema } from '../../../packages/migrate/src/run-migration.ts'
+import type { SourceColumn } from '../../../packages/migrate/src/values/type-rules.ts'
 
 const col = (name: string, udt: string): SourceColumn => ({ name, dataType: udt === 'timestamptz' ? 'timestamp with time zone' : udt === 'int4' ? 'integer' : udt === 'int8' ? 'bigint' : udt, udt, nullable: true, precision: null, scale: null, collation: 'C' })
 const table = (name: string, columns: SourceColumn[]): SourceTable => ({ schema: 'public', name, columns, primaryKey: [columns[0]!.name], uniqueKeys: [], uniqueIndexes: [], estimatedRows: 10, sizeBytes: 8192 })

@@ -2,10 +2,10 @@
 // mapped, and every mistake a mapping file can make reported with the table and column.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { defaultWatermark, pagingKey, redactUrl, csvField, type SourceTable } from '../../../runbooks/lib/migrate/introspect.ts'
-import { buildPlans, parseMappingFile, quoteIdent, type TargetSchema } from '../../../runbooks/lib/migrate/mapping.ts'
-import { serviceSchema } from '../../../runbooks/lib/migrate/run-migration.ts'
-import type { SourceColumn } from '../../../runbooks/lib/migrate/type-rules.ts'
+import { defaultWatermark, pagingKey, redactUrl, csvField, type SourceTable } from '../../../packages/migrate/src/sources/introspect.ts'
+import { buildPlans, parseMappingFile, quoteIdent, type TargetSchema } from '../../../packages/migrate/src/plan/mapping.ts'
+import { serviceSchema } from '../../../packages/migrate/src/run-migration.ts'
+import type { SourceColumn } from '../../../packages/migrate/src/values/type-rules.ts'
 
 const col = (name: string, udt: string, extra: Partial<SourceColumn> = {}): SourceColumn => ({
   name,

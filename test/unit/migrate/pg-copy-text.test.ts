@@ -2,7 +2,7 @@
 // may be split between two).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { CopyTextParser, parseCopyLine, unescapeCopyField } from '../../../runbooks/lib/migrate/pg-copy-text.ts'
+import { CopyTextParser, parseCopyLine, unescapeCopyField } from '../../../packages/migrate/src/values/pg-copy-text.ts'
 
 describe('COPY text format', () => {
   it('splits on tabs, reads \\N as NULL and keeps empty strings', () => {

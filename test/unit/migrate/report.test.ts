@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
-import { writeMigrationReport, type MigrationReport } from '../../../runbooks/lib/migrate/report.ts'
+import { writeMigrationReport, type MigrationReport } from '../../../packages/migrate/src/report.ts'
 
 const report = (sqlite: string | null, duckdb: string | null): MigrationReport => ({
   mode: 'delta',

@@ -6,10 +6,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
-import { buildPlans } from '../../../runbooks/lib/migrate/mapping.ts'
-import { serviceSchema } from '../../../runbooks/lib/migrate/run-migration.ts'
-import { SqliteTarget } from '../../../runbooks/lib/migrate/target-sqlite.ts'
-import type { SourceColumn } from '../../../runbooks/lib/migrate/type-rules.ts'
+import { buildPlans } from '../../../packages/migrate/src/plan/mapping.ts'
+import { serviceSchema } from '../../../packages/migrate/src/run-migration.ts'
+import { SqliteTarget } from '../../../packages/migrate/src/targets/sqlite.ts'
+import type { SourceColumn } from '../../../packages/migrate/src/values/type-rules.ts'
 
 const col = (name: string, udt: string): SourceColumn => ({ name, dataType: udt, udt, nullable: false, precision: null, scale: null, collation: 'C' })
 const invoices = {

@@ -5,12 +5,12 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
-import { buildPlans } from '../../../runbooks/lib/migrate/mapping.ts'
-import { RowConverter } from '../../../runbooks/lib/migrate/row-converter.ts'
-import { serviceSchema } from '../../../runbooks/lib/migrate/run-migration.ts'
-import { SqliteTarget, targetRangeSum } from '../../../runbooks/lib/migrate/target-sqlite.ts'
-import { TargetSums } from '../../../runbooks/lib/migrate/target-sums.ts'
-import type { SourceColumn } from '../../../runbooks/lib/migrate/type-rules.ts'
+import { buildPlans } from '../../../packages/migrate/src/plan/mapping.ts'
+import { RowConverter } from '../../../packages/migrate/src/plan/row-converter.ts'
+import { serviceSchema } from '../../../packages/migrate/src/run-migration.ts'
+import { SqliteTarget, targetRangeSum } from '../../../packages/migrate/src/targets/sqlite.ts'
+import { TargetSums } from '../../../packages/migrate/src/targets/sums.ts'
+import type { SourceColumn } from '../../../packages/migrate/src/values/type-rules.ts'
 
 const col = (name: string, udt: string, nullable = false): SourceColumn => ({ name, dataType: udt, udt, nullable, precision: null, scale: null, collation: 'C' })
 const orders = {

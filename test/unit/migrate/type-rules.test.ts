@@ -2,7 +2,7 @@
 // source reads it, and which values the DuckDB cast reports as coerced.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { duckdbCast, duckdbCoercedWhere, ruleFor, textRule, type SourceColumn } from '../../../runbooks/lib/migrate/type-rules.ts'
+import { duckdbCast, duckdbCoercedWhere, ruleFor, textRule, type SourceColumn } from '../../../packages/migrate/src/values/type-rules.ts'
 
 const pg = (udt: string, extra: Partial<SourceColumn> = {}): SourceColumn => ({ name: 'c', dataType: udt, udt, nullable: true, precision: null, scale: null, ...extra })
 const my = (dataType: string, columnType: string, extra: Partial<SourceColumn> = {}): SourceColumn => ({ name: 'c', dataType, udt: columnType, nullable: true, precision: null, scale: null, ...extra })

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import Database from 'better-sqlite3'
 import { Journal } from '../../../runbooks/lib/journal/journal.ts'
-import { isOpsError } from '../../../runbooks/lib/ops-error.ts'
+import { isOpsError } from '../../../packages/common/src/ops-error.ts'
 import { runRunbook } from '../../../runbooks/lib/runbook.ts'
 
 const tmpJournal = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'journal-')), 'journal.db')

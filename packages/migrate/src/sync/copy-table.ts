@@ -6,16 +6,16 @@
 // source into its file while DuckDB loads the current one (one chunk ahead, on disk).
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import { OpsError } from '../ops-error.ts'
-import { RowSum } from './checksum.ts'
-import { COERCIONS_KEPT, type Checkpoints, type TableState } from './checkpoints.ts'
-import type { ScanRequest, Source } from './introspect.ts'
-import type { TablePlan } from './mapping.ts'
-import type { TableProgress } from './progress.ts'
-import { RowConverter } from './row-converter.ts'
-import { telemetryEntryId, type DuckdbTarget } from './target-duckdb.ts'
-import { conflictError, type SqliteTarget } from './target-sqlite.ts'
-import type { TargetSums } from './target-sums.ts'
+import { OpsError } from '@ocean-ops/common'
+import { RowSum } from '../values/checksum.ts'
+import { COERCIONS_KEPT, type Checkpoints, type TableState } from '../state/checkpoints.ts'
+import type { ScanRequest, Source } from '../sources/introspect.ts'
+import type { TablePlan } from '../plan/mapping.ts'
+import type { TableProgress } from '../state/progress.ts'
+import { RowConverter } from '../plan/row-converter.ts'
+import { telemetryEntryId, type DuckdbTarget } from '../targets/duckdb.ts'
+import { conflictError, type SqliteTarget } from '../targets/sqlite.ts'
+import type { TargetSums } from '../targets/sums.ts'
 
 export interface Engines {
   source: Source

@@ -2,13 +2,13 @@
 // Read from a JSON file (--mapping); what the file does not say comes from defaults found by
 // introspection: a table nobody mapped is copied whole into a SQLite table of its own name, with
 // each column's type rule. Pure: it turns introspected tables + a mapping into table plans.
-import { OpsError } from '../ops-error.ts'
-import { affinity, storable, transformFor, TRANSFORMS, type Transform } from './canonical-row.ts'
-import { defaultWatermark, pagingKey, qualifiedName, type PagingKey, type SourceTable } from './introspect.ts'
+import { OpsError } from '@ocean-ops/common'
+import { affinity, storable, transformFor, TRANSFORMS, type Transform } from '../values/canonical-row.ts'
+import { defaultWatermark, pagingKey, qualifiedName, type PagingKey, type SourceTable } from '../sources/introspect.ts'
 import type { ColumnSource, ColumnSpec, MappingFile, TableSpec } from './mapping-file.ts'
 import { OCEAN_LEGACY_MAPPING } from './ocean-legacy-mapping.ts'
-import { ruleFor, textRule, type Engine, type Kind, type SqliteType, type TypeRule } from './type-rules.ts'
-import { quoteMysqlIdent, quoteSqlIdent } from './sql-ident.ts'
+import { ruleFor, textRule, type Engine, type Kind, type SqliteType, type TypeRule } from '../values/type-rules.ts'
+import { quoteMysqlIdent, quoteSqlIdent } from '../values/sql-ident.ts'
 
 export type { ColumnSource, ColumnSpec, MappingFile, TableSpec } from './mapping-file.ts'
 

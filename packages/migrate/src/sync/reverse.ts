@@ -19,12 +19,12 @@
 import fs from 'node:fs'
 import { Readable } from 'node:stream'
 import { copyChunks, duckdbOf, sqliteOf, type Engines } from './copy-table.ts'
-import type { ColumnPlan, TablePlan } from './mapping.ts'
-import { TableProgress, type Log } from './progress.ts'
-import type { PostgresSource } from './source-postgres.ts'
-import { OpsError } from '../ops-error.ts'
+import type { ColumnPlan, TablePlan } from '../plan/mapping.ts'
+import { TableProgress, type Log } from '../state/progress.ts'
+import type { PostgresSource } from '../sources/postgres.ts'
+import { OpsError } from '@ocean-ops/common'
 import { pgType, plainType, reverseColumns, reverseExpr, sqliteCopyLine } from './reverse-text.ts'
-import { quoteSqlIdent as q } from './sql-ident.ts'
+import { quoteSqlIdent as q } from '../values/sql-ident.ts'
 
 export const CHANGES = 'migrate_changes'
 const MAX_KEY = 3

@@ -12,7 +12,7 @@
 //   json, text the text itself; uuid lowercase; bytes lowercase hex
 // Pure: no I/O.
 import crypto from 'node:crypto'
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import type { Kind, SqliteType, TypeRule } from './type-rules.ts'
 
 export type SqliteValue = number | bigint | string | Buffer | null

@@ -5,10 +5,10 @@
 // page wrongly beyond 2^53.
 import type { Writable } from 'node:stream'
 import mysql from 'mysql2'
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { csvField, redactUrl, type ScanRequest, type Source, type SourceRow, type SourceTable } from './introspect.ts'
-import type { SourceColumn } from './type-rules.ts'
-import { quoteMysqlIdent } from './sql-ident.ts'
+import type { SourceColumn } from '../values/type-rules.ts'
+import { quoteMysqlIdent } from '../values/sql-ident.ts'
 
 type Conn = mysql.Connection
 

@@ -4,9 +4,9 @@
 // the source is asked only for candidates — any value that is not 1 or more printable ASCII
 // characters within the byte limit — so a plain table costs one filtered scan, and each candidate
 // is then judged by that same function.
-import { ID_MAX_BYTES, idProblem } from '../../../services/ocean/src/ids.ts'
-import type { Source } from './introspect.ts'
-import type { Engine } from './type-rules.ts'
+import { ID_MAX_BYTES, idProblem } from '@ocean-ops/ocean/ids'
+import type { Source } from '../sources/introspect.ts'
+import type { Engine } from '../values/type-rules.ts'
 import type { TablePlan } from './mapping.ts'
 
 /** The service's columns the API addresses rows by, per target table. */

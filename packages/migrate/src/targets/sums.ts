@@ -3,9 +3,10 @@
 // back itself. On two cores the read-back (about a third of a copy into SQLite) then overlaps the
 // next chunks' copy. Only the copy mode uses it: nothing else writes a chunk's range between its
 // commit and the verification (a resumed copy's earlier chunks are read back by the verification).
+import fs from 'node:fs'
 import { Worker } from 'node:worker_threads'
-import type { Checksum } from './checksum.ts'
-import type { TablePlan } from './mapping.ts'
+import type { Checksum } from '../values/checksum.ts'
+import type { TablePlan } from '../plan/mapping.ts'
 
 export interface SumRequest {
   id: number
@@ -17,6 +18,12 @@ export interface SumRequest {
 }
 
 export type SumReply = { id: number; checksum: Checksum } | { id: number; error: string }
+
+/** The worker's entry: beside the bundle in the image (dist/sums-thread.mjs), else the tsx shim beside this source. */
+function workerEntry(): URL {
+  const bundled = new URL('./sums-thread.mjs', import.meta.url)
+  return fs.existsSync(bundled) ? bundled : new URL('./sums-worker.js', import.meta.url)
+}
 
 export class TargetSums {
   private worker: Worker | null = null
@@ -30,7 +37,7 @@ export class TargetSums {
 
   private start(): Worker {
     if (this.worker) return this.worker
-    const w = new Worker(new URL('./target-sums-worker.js', import.meta.url), { execArgv: [] })
+    const w = new Worker(workerEntry(), { execArgv: [] })
     w.unref()
     w.on('message', (m: SumReply) => {
       const p = this.waiting.get(m.id)

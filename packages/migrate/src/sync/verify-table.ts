@@ -4,16 +4,16 @@
 // transformed, through 256 key-hash buckets to the keys), and for DuckDB with EXCEPT ALL between
 // the staged source rows and the target. With `repair` (the delta), differing rows are fixed from
 // the source instead of reported: upserts for missing/changed keys, deletes for keys the source lost.
-import { OpsError } from '../ops-error.ts'
-import type { SqliteValue } from './canonical-row.ts'
-import { bucketOf, combine, describeDiff, diffKeyed, diffMultiset, EMPTY_J, RowSum, rowHash, sameChecksum, type Checksum, type RowDiff } from './checksum.ts'
-import type { ChunkState } from './checkpoints.ts'
+import { OpsError } from '@ocean-ops/common'
+import type { SqliteValue } from '../values/canonical-row.ts'
+import { bucketOf, combine, describeDiff, diffKeyed, diffMultiset, EMPTY_J, RowSum, rowHash, sameChecksum, type Checksum, type RowDiff } from '../values/checksum.ts'
+import type { ChunkState } from '../state/checkpoints.ts'
 import { copyChunks, duckdbOf, sqliteOf, stageChunk, type Engines } from './copy-table.ts'
-import type { TablePlan } from './mapping.ts'
-import type { Log } from './progress.ts'
-import { TableProgress } from './progress.ts'
-import { RowConverter } from './row-converter.ts'
-import { targetRangeSum } from './target-sqlite.ts'
+import type { TablePlan } from '../plan/mapping.ts'
+import type { Log } from '../state/progress.ts'
+import { TableProgress } from '../state/progress.ts'
+import { RowConverter } from '../plan/row-converter.ts'
+import { targetRangeSum } from '../targets/sqlite.ts'
 
 export interface TableVerdict {
   ok: boolean

@@ -1,6 +1,6 @@
 // What a mapping file (--mapping FILE, and the built-in old-Ocean mapping) says: types only, so
 // the built-in mapping and the planner (mapping.ts) both depend on this file and not on each other.
-import type { Transform } from './canonical-row.ts'
+import type { Transform } from '../values/canonical-row.ts'
 
 export interface ColumnSource {
   /** Source column. */

@@ -2,11 +2,11 @@
 // per table its target, status, row counts and checksums on both sides, time and rows/s, every
 // coercion (the first thousand per column with their keys, all of them counted), the mapping's
 // warnings and, on a mismatch, the key ranges and keys that differ.
-import type { Checkpoints, Coercion } from './checkpoints.ts'
-import type { RefusedIds } from './id-check.ts'
-import type { TablePlan } from './mapping.ts'
-import type { ReverseResult } from './reverse.ts'
-import { reportJson, writeReport } from '../reports/write-report.ts'
+import type { Checkpoints, Coercion } from './state/checkpoints.ts'
+import type { RefusedIds } from './plan/id-check.ts'
+import type { TablePlan } from './plan/mapping.ts'
+import type { ReverseResult } from './sync/reverse.ts'
+import { reportJson, writeReport } from '@ocean-ops/common'
 
 /** The line the engine program (main.ts) prints its outcome on, read by on-new-host.ts. */
 export const RESULT_PREFIX = 'RESULT '

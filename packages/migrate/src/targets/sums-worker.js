@@ -5,4 +5,4 @@
 import { register } from 'tsx/esm/api'
 
 register()
-await import('./target-sums-thread.ts')
+await import('./sums-thread.ts')

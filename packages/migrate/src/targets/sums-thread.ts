@@ -3,10 +3,10 @@
 // the verification computes it (targetRangeSum) — on another core than the copy.
 import { parentPort } from 'node:worker_threads'
 import Database from 'better-sqlite3'
-import type { TablePlan } from './mapping.ts'
-import { RowConverter } from './row-converter.ts'
-import { targetRangeSum } from './target-sqlite.ts'
-import type { SumReply, SumRequest } from './target-sums.ts'
+import type { TablePlan } from '../plan/mapping.ts'
+import { RowConverter } from '../plan/row-converter.ts'
+import { targetRangeSum } from './sqlite.ts'
+import type { SumReply, SumRequest } from './sums.ts'
 
 if (!parentPort) throw new Error('target-sums-thread runs as a worker thread')
 const port = parentPort

@@ -6,11 +6,11 @@ import { pipeline } from 'node:stream/promises'
 import type { Readable, Writable } from 'node:stream'
 import pg from 'pg'
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams'
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { redactUrl, type ScanRequest, type Source, type SourceRow, type SourceTable } from './introspect.ts'
-import { CopyTextParser } from './pg-copy-text.ts'
-import { quoteSqlIdent } from './sql-ident.ts'
-import type { SourceColumn } from './type-rules.ts'
+import { CopyTextParser } from '../values/pg-copy-text.ts'
+import { quoteSqlIdent } from '../values/sql-ident.ts'
+import type { SourceColumn } from '../values/type-rules.ts'
 
 const SESSION = `SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SET bytea_output = 'hex'; SET IntervalStyle = 'postgres'; SET application_name = 'ocean-ops migrate-data'`
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import type { Checksum } from './checksum.ts'
+import type { Checksum } from '../values/checksum.ts'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS migrate_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

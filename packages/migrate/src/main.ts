@@ -6,9 +6,9 @@
 //   node --import tsx runbooks/lib/migrate/main.ts --mode copy --source postgres://u@127.0.0.1:5432/db --data /data
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { isOpsError, OpsError } from '../ops-error.ts'
+import { isOpsError, OpsError } from '@ocean-ops/common'
 import { RESULT_PREFIX } from './report.ts'
-import { mappingFromEnv } from './mapping.ts'
+import { mappingFromEnv } from './plan/mapping.ts'
 import { runMigration, type Mode } from './run-migration.ts'
 
 const MODES: Mode[] = ['plan', 'copy', 'verify-only', 'delta', 'mark-cutover', 'reverse']

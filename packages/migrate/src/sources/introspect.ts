@@ -2,7 +2,7 @@
 // engine's catalog), and the interface both sources implement. The choices made from it — which
 // key pages a table, which column is its watermark — are pure functions here, unit-tested.
 import type { Writable } from 'node:stream'
-import type { Engine, SourceColumn } from './type-rules.ts'
+import type { Engine, SourceColumn } from '../values/type-rules.ts'
 
 export interface SourceTable {
   schema: string

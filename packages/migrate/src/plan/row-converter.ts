@@ -2,11 +2,11 @@
 // stores and into its canonical form, per the plan's columns; and a row read back from SQLite into
 // its canonical form. Coerced values (zero dates, tinyint(1) = 2, dropped microseconds) are
 // collected with the row's key for the report.
-import { codecFor, storable, transformFor, type ColumnCodec, type SqliteValue, type TransformFn } from './canonical-row.ts'
-import type { Coercion } from './checkpoints.ts'
-import type { SourceRow } from './introspect.ts'
+import { codecFor, storable, transformFor, type ColumnCodec, type SqliteValue, type TransformFn } from '../values/canonical-row.ts'
+import type { Coercion } from '../state/checkpoints.ts'
+import type { SourceRow } from '../sources/introspect.ts'
 import type { ColumnPlan, TablePlan } from './mapping.ts'
-import type { SqliteType } from './type-rules.ts'
+import type { SqliteType } from '../values/type-rules.ts'
 
 interface Compiled {
   plan: ColumnPlan

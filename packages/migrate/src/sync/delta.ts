@@ -8,11 +8,11 @@
 // Append-only tables (telemetry) get 1 and a verification (against the checksums recorded when each
 // chunk was read, after a count shows the source holds exactly those rows); their target has no key
 // to repair by.
-import { OpsError } from '../ops-error.ts'
+import { OpsError } from '@ocean-ops/common'
 import { copyChunks, writeRowsToSqlite, type Engines } from './copy-table.ts'
-import type { TablePlan } from './mapping.ts'
-import { TableProgress, type Log } from './progress.ts'
-import { RowConverter } from './row-converter.ts'
+import type { TablePlan } from '../plan/mapping.ts'
+import { TableProgress, type Log } from '../state/progress.ts'
+import { RowConverter } from '../plan/row-converter.ts'
 import { verifyTable, type TableVerdict } from './verify-table.ts'
 
 export interface DeltaResult {

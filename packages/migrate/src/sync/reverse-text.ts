@@ -2,8 +2,8 @@
 // that write a row as a COPY text line, and PostgreSQL's that read each field back into the source
 // column's type. Pure builders of SQL text; test/integration/migrate/types-postgres.test.ts takes
 // every edge value of every type rule through them and back.
-import type { ColumnPlan, TablePlan } from './mapping.ts'
-import { quoteSqlIdent as q } from './sql-ident.ts'
+import type { ColumnPlan, TablePlan } from '../plan/mapping.ts'
+import { quoteSqlIdent as q } from '../values/sql-ident.ts'
 
 /**
  * SQLite's expression for one field of a COPY text line holding the stored value `v` (the inverse of

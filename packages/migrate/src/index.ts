@@ -1,0 +1,7 @@
+// The migration engine's one entry point for ocean-ops (the image runs main.ts, bundled).
+export { connectSource, runMigration, serviceSchema, type MigrateOptions, type MigrationOutcome, type Mode } from './run-migration.ts'
+export { redactUrl } from './sources/introspect.ts'
+export { MAPPING_ENV, parseMappingFile } from './plan/mapping.ts'
+export type { MappingFile } from './plan/mapping-file.ts'
+export { RESULT_PREFIX, reverseTable, type MigrationReport } from './report.ts'
+export type { ReverseResult } from './sync/reverse.ts'
