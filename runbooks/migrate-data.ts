@@ -2,7 +2,7 @@
 // DuckDB files, verified by chunked checksums; resumable; delta and reverse sync for the cutover.
 // It runs where the target files are (the new host), reaching the old database over an SSH tunnel
 // or the private network, so the data never crosses the operator's laptop. The CLI wiring (flags
-// to these options) is commands/migrate-data.ts; the rehearsal and the tests call these directly.
+// to these options) is cli/migrate-data.ts; the rehearsal and the tests call these directly.
 import { redactUrl } from '@ocean-ops/migrate'
 import type { MappingFile } from '@ocean-ops/migrate'
 import { runMigration, type Mode } from '@ocean-ops/migrate'

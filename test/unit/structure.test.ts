@@ -68,7 +68,7 @@ const within = (folder: string, ancestor: string) => folder === ancestor || fold
 
 /**
  * Folder to folder. An arrow between a folder and one it contains is left out: a folder's loose
- * files are its shared ground (errors.ts, ops-error.ts) or its entry point (app.ts, cli.ts), and
+ * files are its shared ground (errors.ts, ops-error.ts) or its entry point (app.ts, run-migration.ts), and
  * the layers above say which arrows those may have.
  */
 function folders(g: Graph): Graph {
@@ -96,7 +96,7 @@ function layer(file: string): number | null {
   if (file.startsWith('packages/migrate/')) return 2
   if (file.startsWith('runbooks/lib/')) return 3
   if (file.startsWith('runbooks/lab/')) return 4
-  if (file.startsWith('runbooks/commands/') || file === 'runbooks/cli.ts' || file.startsWith('runbooks/bin/')) return 6
+  if (file.startsWith('runbooks/cli/') || file.startsWith('runbooks/bin/')) return 6
   if (/^runbooks\/[^/]+\.ts$/.test(file)) return 5
   return null // infra, scripts: outside the layers
 }

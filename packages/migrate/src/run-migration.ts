@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { OpsError } from '@ocean-ops/common'
 import { Checkpoints } from './state/checkpoints.ts'
-import { copyTable, targetLabel, type Engines } from './sync/copy-table.ts'
+import { copyTable, targetLabel, type CopyContext } from './sync/copy-table.ts'
 import { deltaTable, type DeltaResult } from './sync/delta.ts'
 import { refusedIds, refusedLines, type RefusedIds } from './plan/id-check.ts'
 import { redactUrl, type Source } from './sources/introspect.ts'
@@ -204,9 +204,9 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     const verdicts: Array<{ id: string; verdict: TableVerdict }> = []
     const deltas = new Map<string, DeltaResult>()
     let reverse: ReverseResult[] | undefined
-    const engines = (source: Source): Engines => ({ source, sqlite, duckdb, checkpoints: checkpoints!, targetSums })
+    const contextFor = (source: Source): CopyContext => ({ source, sqlite, duckdb, checkpoints: checkpoints!, targetSums })
 
-    const perTable = async (e: Engines, plan: TablePlan): Promise<void> => {
+    const perTable = async (e: CopyContext, plan: TablePlan): Promise<void> => {
       const label = `  ${plan.id} -> ${targetLabel(plan)}`
       const state = checkpoints!.table(plan.id)
       if (opts.mode === 'copy') {
@@ -247,7 +247,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
       const lanes = [plans.filter((p) => p.targetKind === 'sqlite'), plans.filter((p) => p.targetKind !== 'sqlite')].filter((l) => l.length)
       if (opts.parallel !== false && lanes.length > 1) sources.push(await connectSource(opts.source))
       const runLane = async (lane: TablePlan[], source: Source) => {
-        for (const plan of lane) await perTable(engines(source), plan)
+        for (const plan of lane) await perTable(contextFor(source), plan)
       }
       const results = await Promise.allSettled(lanes.map((lane, i) => runLane(lane, sources[opts.parallel !== false ? i : 0] ?? main)))
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -258,9 +258,9 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
         if (steps) log(`  telemetry: compacted into sorted partitions (${steps} step(s), ${fmtSeconds((performance.now() - t0) / 1000)})`)
       }
     } else if (opts.mode === 'mark-cutover') {
-      await markCutover(engines(main), plans, log)
+      await markCutover(contextFor(main), plans, log)
     } else if (opts.mode === 'reverse') {
-      reverse = await reverseSync(engines(main), plans, { lookbackMs: opts.lookbackMs ?? 3_600_000, log })
+      reverse = await reverseSync(contextFor(main), plans, { lookbackMs: opts.lookbackMs ?? 3_600_000, log })
     }
 
     const fk = sqlite && opts.mode !== 'reverse' && opts.mode !== 'mark-cutover' ? sqlite.foreignKeyViolations() : []

@@ -17,7 +17,7 @@ import { telemetryEntryId, type DuckdbTarget } from '../targets/duckdb.ts'
 import { conflictError, type SqliteTarget } from '../targets/sqlite.ts'
 import type { TargetSums } from '../targets/sums.ts'
 
-export interface Engines {
+export interface CopyContext {
   source: Source
   sqlite?: SqliteTarget
   duckdb?: DuckdbTarget
@@ -41,12 +41,12 @@ export function targetLabel(plan: TablePlan): string {
   return plan.targetKind === 'telemetry' ? 'duckdb:telemetry' : `${plan.targetKind}:${plan.targetTable}`
 }
 
-export function sqliteOf(e: Engines, plan: TablePlan): SqliteTarget {
+export function sqliteOf(e: CopyContext, plan: TablePlan): SqliteTarget {
   if (!e.sqlite) throw new Error(`${plan.id}: SQLite target not open`)
   return e.sqlite
 }
 
-export function duckdbOf(e: Engines, plan: TablePlan): DuckdbTarget {
+export function duckdbOf(e: CopyContext, plan: TablePlan): DuckdbTarget {
   if (!e.duckdb) throw new Error(`${plan.id}: DuckDB target not open`)
   return e.duckdb
 }
@@ -64,7 +64,7 @@ export async function nextBoundary(source: Source, plan: TablePlan, after: strin
 }
 
 /** Prepares a table's copy: a fresh start (taking the watermark first), or the state to resume from. */
-export async function beginTable(e: Engines, plan: TablePlan): Promise<TableState> {
+export async function beginTable(e: CopyContext, plan: TablePlan): Promise<TableState> {
   const hash = planHash(plan)
   const state = e.checkpoints.table(plan.id)
   if (state && state.plan_hash !== hash) {
@@ -83,7 +83,7 @@ export async function beginTable(e: Engines, plan: TablePlan): Promise<TableStat
 }
 
 /** Copies what is left of a table (all of it, or from its last checkpoint). */
-export async function copyTable(e: Engines, plan: TablePlan, progress: TableProgress): Promise<void> {
+export async function copyTable(e: CopyContext, plan: TablePlan, progress: TableProgress): Promise<void> {
   const state = await beginTable(e, plan)
   if (state.copy_done) return
   if (!plan.key) {
@@ -101,7 +101,7 @@ export async function copyTable(e: Engines, plan: TablePlan, progress: TableProg
  * `recordOnly` (DuckDB only) the chunks are read and checkpointed but not stored: the target holds
  * those rows already (the reverse sync put the new side's telemetry into the source).
  */
-export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | null, chunkNo: number, progress: TableProgress, opts: { recordOnly?: boolean } = {}): Promise<number> {
+export async function copyChunks(e: CopyContext, plan: TablePlan, after: string[] | null, chunkNo: number, progress: TableProgress, opts: { recordOnly?: boolean } = {}): Promise<number> {
   if (opts.recordOnly && plan.targetKind === 'sqlite') throw new OpsError('OPS_E_USAGE', `${plan.id}: only DuckDB chunks can be recorded without storing them`)
   let copied = 0
   if (!plan.key) {
@@ -154,13 +154,13 @@ export async function copyChunks(e: Engines, plan: TablePlan, after: string[] | 
 
 /** Every row copied: a SQLite table's deferred unique indexes built, the copy checkpointed as done,
  * DuckDB's staging table dropped. */
-async function finishCopy(e: Engines, plan: TablePlan): Promise<void> {
+async function finishCopy(e: CopyContext, plan: TablePlan): Promise<void> {
   if (plan.targetKind === 'sqlite') sqliteOf(e, plan).uniqueIndexes(plan)
   e.checkpoints.finishCopy(plan.id)
   if (plan.targetKind !== 'sqlite') await duckdbOf(e, plan).dropStage()
 }
 
-async function sqliteChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress): Promise<number> {
+async function sqliteChunk(e: CopyContext, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress): Promise<number> {
   const t0 = performance.now()
   const conv = new RowConverter(plan)
   const sum = new RowSum()
@@ -179,7 +179,7 @@ async function sqliteChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi:
  * a transaction (0: all in one, rolled back whole on an error); a row the target refuses is an error
  * naming its key (or its position, for a table without one). `each` sees every row's canonical form.
  */
-export async function writeRowsToSqlite(e: Engines, plan: TablePlan, conv: RowConverter, req: ScanRequest, commitEvery: number, each: (canon: (string | null)[]) => void): Promise<void> {
+export async function writeRowsToSqlite(e: CopyContext, plan: TablePlan, conv: RowConverter, req: ScanRequest, commitEvery: number, each: (canon: (string | null)[]) => void): Promise<void> {
   const writer = sqliteOf(e, plan).writer(plan)
   let position = 0
   let inBatch = 0
@@ -215,7 +215,7 @@ function rowKeyOf(key: string[] | null, at: number): () => string {
 }
 
 /** Streams a chunk of the source as CSV into DuckDB's staging table. */
-export async function stageChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number): Promise<void> {
+export async function stageChunk(e: CopyContext, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number): Promise<void> {
   const duck = duckdbOf(e, plan)
   const file = duck.stageFile(plan, chunkNo)
   await e.source.scanCsv({ table: plan.source, selects: plan.selects, key: plan.key?.columns ?? [], after: lo, upTo: hi, limit: null }, fs.createWriteStream(file))
@@ -232,7 +232,7 @@ function readAhead(p: Promise<Fetched>): Promise<Fetched> {
 }
 
 /** The next chunk's end, and its rows read from the source into a CSV file for DuckDB to load. */
-async function fetchChunk(e: Engines, plan: TablePlan, after: string[] | null, chunkNo: number): Promise<Fetched> {
+async function fetchChunk(e: CopyContext, plan: TablePlan, after: string[] | null, chunkNo: number): Promise<Fetched> {
   const hi = await nextBoundary(e.source, plan, after)
   if (hi === 'end') return 'end'
   const file = duckdbOf(e, plan).stageFile(plan, chunkNo)
@@ -245,7 +245,7 @@ async function fetchChunk(e: Engines, plan: TablePlan, after: string[] | null, c
   return { hi, file }
 }
 
-async function duckdbChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress): Promise<number> {
+async function duckdbChunk(e: CopyContext, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress): Promise<number> {
   const t0 = performance.now()
   await stageChunk(e, plan, lo, hi, chunkNo)
   return storeStaged(e, plan, lo, hi, chunkNo, progress, t0)
@@ -253,13 +253,13 @@ async function duckdbChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi:
 
 /** Loads a chunk's CSV file (read ahead by fetchChunk) into the stage, then checks and stores it; `t0`
  * is when the copy began waiting for it (so chunk times add up to the wall time, overlap and all). */
-async function loadChunk(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[], chunkNo: number, file: string, progress: TableProgress, t0: number, recordOnly = false): Promise<number> {
+async function loadChunk(e: CopyContext, plan: TablePlan, lo: string[] | null, hi: string[], chunkNo: number, file: string, progress: TableProgress, t0: number, recordOnly = false): Promise<number> {
   await duckdbOf(e, plan).stage(plan, file)
   return storeStaged(e, plan, lo, hi, chunkNo, progress, t0, recordOnly)
 }
 
 /** The staged chunk's source checksum and coercions, then the chunk stored and checkpointed. */
-async function storeStaged(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress, t0: number, recordOnly = false): Promise<number> {
+async function storeStaged(e: CopyContext, plan: TablePlan, lo: string[] | null, hi: string[] | null, chunkNo: number, progress: TableProgress, t0: number, recordOnly = false): Promise<number> {
   const duck = duckdbOf(e, plan)
   const { sum, ...coerced } = await duck.stagedCheck(plan, COERCIONS_KEPT)
   if (!recordOnly) await duck.commitStaged(plan, telemetryEntryId(plan.id, chunkNo), lo, hi)

@@ -9,7 +9,7 @@
 // chunk was read, after a count shows the source holds exactly those rows); their target has no key
 // to repair by.
 import { OpsError } from '@ocean-ops/common'
-import { copyChunks, writeRowsToSqlite, type Engines } from './copy-table.ts'
+import { copyChunks, writeRowsToSqlite, type CopyContext } from './copy-table.ts'
 import type { TablePlan } from '../plan/mapping.ts'
 import { TableProgress, type Log } from '../state/progress.ts'
 import { RowConverter } from '../plan/row-converter.ts'
@@ -23,7 +23,7 @@ export interface DeltaResult {
   verdict: TableVerdict
 }
 
-export async function deltaTable(e: Engines, plan: TablePlan, log: Log): Promise<DeltaResult> {
+export async function deltaTable(e: CopyContext, plan: TablePlan, log: Log): Promise<DeltaResult> {
   const state = e.checkpoints.table(plan.id)
   if (!state || !state.copy_done) {
     throw new OpsError('OPS_E_MIGRATE_STATE', `${plan.id} has not been copied yet: run migrate-data without --delta first (or with --resume to finish it)`)

@@ -18,7 +18,7 @@
 // reported beside it, so a gap shows.
 import fs from 'node:fs'
 import { Readable } from 'node:stream'
-import { copyChunks, duckdbOf, sqliteOf, type Engines } from './copy-table.ts'
+import { copyChunks, duckdbOf, sqliteOf, type CopyContext } from './copy-table.ts'
 import type { ColumnPlan, TablePlan } from '../plan/mapping.ts'
 import { TableProgress, type Log } from '../state/progress.ts'
 import type { PostgresSource } from '../sources/postgres.ts'
@@ -65,7 +65,7 @@ function triggerSql(plan: TablePlan): string[] {
 }
 
 /** Installs the change triggers and records the cutover mark in the journal. Idempotent. */
-export async function markCutover(e: Engines, plans: TablePlan[], log: Log): Promise<CutoverMark> {
+export async function markCutover(e: CopyContext, plans: TablePlan[], log: Log): Promise<CutoverMark> {
   const sqlite = e.sqlite
   let seq = 0
   if (sqlite) {
@@ -185,7 +185,7 @@ function chunkSender(pg: PostgresSource, plan: TablePlan, cols: ColumnPlan[], fr
   }
 }
 
-async function reverseSqliteTable(e: Engines, pg: PostgresSource, plan: TablePlan, fromSeq: number, toSeq: number): Promise<ReverseResult> {
+async function reverseSqliteTable(e: CopyContext, pg: PostgresSource, plan: TablePlan, fromSeq: number, toSeq: number): Promise<ReverseResult> {
   const sqlite = sqliteOf(e, plan)
   if (!plan.reversible.ok) {
     const n = Number((sqlite.db.prepare(`SELECT count(*) AS n FROM ${CHANGES} WHERE tbl = ? AND seq > ? AND seq <= ?`).get(plan.targetTable, fromSeq, toSeq) as { n: number }).n)
@@ -250,7 +250,7 @@ async function reverseSqliteTable(e: Engines, pg: PostgresSource, plan: TablePla
   }
 }
 
-async function reverseTelemetry(e: Engines, pg: PostgresSource, plan: TablePlan, mark: CutoverMark, lookbackMs: number): Promise<ReverseResult> {
+async function reverseTelemetry(e: CopyContext, pg: PostgresSource, plan: TablePlan, mark: CutoverMark, lookbackMs: number): Promise<ReverseResult> {
   const duck = duckdbOf(e, plan)
   const windowStart = new Date(Date.parse(mark.at) - lookbackMs).toISOString()
   const col = (t: string) => plan.columns.find((c) => c.target === t)!
@@ -300,7 +300,7 @@ async function reverseTelemetry(e: Engines, pg: PostgresSource, plan: TablePlan,
  * cutover's delta would copy them a second time and its verification would find them twice. Runs
  * after every reverse, so a reverse interrupted between its insert and this still gets them recorded.
  */
-async function recordReversedTelemetry(e: Engines, plan: TablePlan, log: Log): Promise<void> {
+async function recordReversedTelemetry(e: CopyContext, plan: TablePlan, log: Log): Promise<void> {
   const state = e.checkpoints.table(plan.id)
   if (!state?.copy_done) return
   const after = state.last_key ? (JSON.parse(state.last_key) as string[]) : null
@@ -309,7 +309,7 @@ async function recordReversedTelemetry(e: Engines, plan: TablePlan, log: Log): P
 }
 
 /** Applies the new side's changes since the cutover mark (or the last reverse) to PostgreSQL. */
-export async function reverseSync(e: Engines, plans: TablePlan[], opts: { lookbackMs: number; log: Log }): Promise<ReverseResult[]> {
+export async function reverseSync(e: CopyContext, plans: TablePlan[], opts: { lookbackMs: number; log: Log }): Promise<ReverseResult[]> {
   if (e.source.engine !== 'postgres') throw new OpsError('OPS_E_USAGE', 'the reverse sync writes to PostgreSQL; the source is MySQL')
   const pg = e.source as PostgresSource
   const mark = e.checkpoints.mark<CutoverMark>('cutover')?.data

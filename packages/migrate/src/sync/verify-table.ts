@@ -8,7 +8,7 @@ import { OpsError } from '@ocean-ops/common'
 import type { SqliteValue } from '../values/canonical-row.ts'
 import { bucketOf, combine, describeDiff, diffKeyed, diffMultiset, EMPTY_J, RowSum, rowHash, sameChecksum, type Checksum, type RowDiff } from '../values/checksum.ts'
 import type { ChunkState } from '../state/checkpoints.ts'
-import { copyChunks, duckdbOf, sqliteOf, stageChunk, type Engines } from './copy-table.ts'
+import { copyChunks, duckdbOf, sqliteOf, stageChunk, type CopyContext } from './copy-table.ts'
 import type { TablePlan } from '../plan/mapping.ts'
 import type { Log } from '../state/progress.ts'
 import { TableProgress } from '../state/progress.ts'
@@ -79,7 +79,7 @@ function showDiff(plan: TablePlan, d: RowDiff): string {
   return describeDiff({ missing: show(d.missing), extra: show(d.extra), changed: show(d.changed) })
 }
 
-export async function verifyTable(e: Engines, plan: TablePlan, opts: VerifyOptions): Promise<TableVerdict> {
+export async function verifyTable(e: CopyContext, plan: TablePlan, opts: VerifyOptions): Promise<TableVerdict> {
   const t0 = performance.now()
   const verdict = plan.targetKind === 'sqlite' ? await verifySqlite(e, plan, opts) : await verifyDuckdb(e, plan, opts)
   verdict.verifyMs = performance.now() - t0
@@ -90,7 +90,7 @@ export async function verifyTable(e: Engines, plan: TablePlan, opts: VerifyOptio
 // ---------------------------------------------------------------------------------------------
 // SQLite
 
-async function sourceSum(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, each?: (canon: (string | null)[], stored: SqliteValue[]) => void): Promise<Checksum> {
+async function sourceSum(e: CopyContext, plan: TablePlan, lo: string[] | null, hi: string[] | null, each?: (canon: (string | null)[], stored: SqliteValue[]) => void): Promise<Checksum> {
   const conv = new RowConverter(plan)
   const sum = new RowSum()
   await e.source.scan({ table: plan.source, selects: plan.selects, key: plan.key?.columns ?? [], after: lo, upTo: hi, limit: null }, (row) => {
@@ -101,7 +101,7 @@ async function sourceSum(e: Engines, plan: TablePlan, lo: string[] | null, hi: s
   return sum.checksum()
 }
 
-function targetSum(e: Engines, plan: TablePlan, conv: RowConverter, lo: string[] | null, hi: string[] | null, each?: (canon: (string | null)[]) => void): Checksum {
+function targetSum(e: CopyContext, plan: TablePlan, conv: RowConverter, lo: string[] | null, hi: string[] | null, each?: (canon: (string | null)[]) => void): Checksum {
   return targetRangeSum(sqliteOf(e, plan).db, conv, lo, hi, each)
 }
 
@@ -111,7 +111,7 @@ interface Side {
 }
 
 /** Keyed rows of both sides (optionally only some buckets, optionally one key range) and their diff. */
-async function keyedDiff(e: Engines, plan: TablePlan, lo: string[] | null, hi: string[] | null, buckets?: Set<number>): Promise<{ diff: RowDiff; source: Side }> {
+async function keyedDiff(e: CopyContext, plan: TablePlan, lo: string[] | null, hi: string[] | null, buckets?: Set<number>): Promise<{ diff: RowDiff; source: Side }> {
   const conv = new RowConverter(plan)
   const source: Side = { hashes: new Map(), rows: new Map() }
   const inBucket = (k: string) => !buckets || buckets.has(bucketOf(k, BUCKETS))
@@ -130,7 +130,7 @@ async function keyedDiff(e: Engines, plan: TablePlan, lo: string[] | null, hi: s
 }
 
 /** Makes the target rows of a diff equal the source's. Returns rows written + deleted. */
-function repairDiff(e: Engines, plan: TablePlan, diff: RowDiff, source: Side): number {
+function repairDiff(e: CopyContext, plan: TablePlan, diff: RowDiff, source: Side): number {
   const sqlite = sqliteOf(e, plan)
   const conv = new RowConverter(plan)
   const writer = sqlite.writer(plan)
@@ -148,7 +148,7 @@ function repairDiff(e: Engines, plan: TablePlan, diff: RowDiff, source: Side): n
 }
 
 /** The chunk's target checksum if the copy's worker computed it (see target-sums.ts); else undefined. */
-async function readBack(e: Engines, plan: TablePlan, r: Range, log: Log): Promise<Checksum | undefined> {
+async function readBack(e: CopyContext, plan: TablePlan, r: Range, log: Log): Promise<Checksum | undefined> {
   const pending = r.no >= 0 ? e.targetSums?.take(plan.id, r.no) : undefined
   // A failed worker is not a failed verification: the chunk is read back here instead, and said so.
   return pending?.catch((err: Error) => {
@@ -157,7 +157,7 @@ async function readBack(e: Engines, plan: TablePlan, r: Range, log: Log): Promis
   })
 }
 
-async function verifySqlite(e: Engines, plan: TablePlan, opts: VerifyOptions): Promise<TableVerdict> {
+async function verifySqlite(e: CopyContext, plan: TablePlan, opts: VerifyOptions): Promise<TableVerdict> {
   const conv = new RowConverter(plan)
   const chunks = e.checkpoints.chunks(plan.id)
   const mismatches: string[] = []
@@ -224,7 +224,7 @@ async function verifySqlite(e: Engines, plan: TablePlan, opts: VerifyOptions): P
 }
 
 /** Key-hash buckets whose checksums differ between source and target. */
-async function badBuckets(e: Engines, plan: TablePlan, conv: RowConverter): Promise<Set<number>> {
+async function badBuckets(e: CopyContext, plan: TablePlan, conv: RowConverter): Promise<Set<number>> {
   const src = Array.from({ length: BUCKETS }, () => new RowSum())
   const tgt = Array.from({ length: BUCKETS }, () => new RowSum())
   await sourceSum(e, plan, null, null, (canon) => src[bucketOf(conv.keyOfCanon(canon), BUCKETS)]!.add(canon))
@@ -234,7 +234,7 @@ async function badBuckets(e: Engines, plan: TablePlan, conv: RowConverter): Prom
   return bad
 }
 
-async function multisetDiff(e: Engines, plan: TablePlan, conv: RowConverter): Promise<{ missing: number; extra: number }> {
+async function multisetDiff(e: CopyContext, plan: TablePlan, conv: RowConverter): Promise<{ missing: number; extra: number }> {
   const src = new Map<string, number>()
   const tgt = new Map<string, number>()
   await sourceSum(e, plan, null, null, (canon) => {
@@ -251,7 +251,7 @@ async function multisetDiff(e: Engines, plan: TablePlan, conv: RowConverter): Pr
 // ---------------------------------------------------------------------------------------------
 // DuckDB
 
-async function verifyDuckdb(e: Engines, plan: TablePlan, opts: VerifyOptions): Promise<TableVerdict> {
+async function verifyDuckdb(e: CopyContext, plan: TablePlan, opts: VerifyOptions): Promise<TableVerdict> {
   const duck = duckdbOf(e, plan)
   const chunks = e.checkpoints.chunks(plan.id)
   const mismatches: string[] = []
@@ -331,7 +331,7 @@ async function verifyDuckdb(e: Engines, plan: TablePlan, opts: VerifyOptions): P
 }
 
 /** Source condition: key beyond `after`. */
-export function tailWhere(e: Engines, plan: TablePlan, after: string[] | null): string | undefined {
+export function tailWhere(e: CopyContext, plan: TablePlan, after: string[] | null): string | undefined {
   if (!after || !plan.key) return undefined
   const cols = plan.key.columns.map((k) => e.source.quote(k))
   if (e.source.engine === 'postgres') return `(${cols.join(', ')}) > (${after.map((v) => e.source.literal(v)).join(', ')})`

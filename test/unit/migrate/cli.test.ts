@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Command } from 'commander'
-import { modeOf, registerMigrateDataCommand } from '../../../runbooks/commands/migrate-data.ts'
+import { modeOf, registerMigrateDataCommand } from '../../../runbooks/cli/migrate-data.ts'
 import { fmtSeconds, TableProgress } from '../../../packages/migrate/src/state/progress.ts'
 import { toMarkdown, type MigrationReport } from '../../../packages/migrate/src/report.ts'
 

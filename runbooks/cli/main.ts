@@ -1,14 +1,14 @@
 // The ocean-ops command line: one commander program; each runbook registers a subcommand.
 import { Command, CommanderError } from 'commander'
 import { isOpsError } from '@ocean-ops/common'
-import { registerCutover } from './commands/cutover.ts'
-import { registerDeploy } from './commands/deploy.ts'
-import { registerInventoryCommand } from './commands/inventory.ts'
-import { registerLab } from './commands/lab.ts'
-import { registerMigrateDataCommand } from './commands/migrate-data.ts'
-import { registerRehearse } from './commands/rehearse.ts'
-import { registerRemoveMysql } from './commands/remove-mysql.ts'
-import { registerVerify } from './commands/verify.ts'
+import { registerCutover } from './cutover.ts'
+import { registerDeploy } from './deploy.ts'
+import { registerInventoryCommand } from './inventory.ts'
+import { registerLab } from './lab.ts'
+import { registerMigrateDataCommand } from './migrate-data.ts'
+import { registerRehearse } from './rehearse.ts'
+import { registerRemoveMysql } from './remove-mysql.ts'
+import { registerVerify } from './verify.ts'
 
 export function program(): Command {
   const cli = new Command('ocean-ops')
