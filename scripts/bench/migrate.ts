@@ -1,4 +1,4 @@
-// Benchmark 6: the data migration engine (runbooks/lib/migrate) copying PostgreSQL 15 into the
+// Benchmark 6: the data migration engine (packages/migrate) copying PostgreSQL 15 into the
 // service's files, timed end to end by runMigration in copy mode (introspection, chunked copy,
 // checksums, verification, telemetry compaction, report), beside baselines on the same rows in the
 // same run: PostgreSQL's own COPY ... TO STDOUT into /dev/null (CSV and BINARY: the ceiling of

@@ -3,7 +3,8 @@
 // service's data volume at /data. Progress goes to stderr; the outcome is one JSON line on stdout
 // prefixed with RESULT, which the runbook reads. Passwords come from PGPASSWORD / MYSQL_PWD.
 //
-//   node --import tsx runbooks/lib/migrate/main.ts --mode copy --source postgres://u@127.0.0.1:5432/db --data /data
+//   node /app/packages/migrate/dist/main.mjs --mode copy --source postgres://u@127.0.0.1:5432/db --data /data
+// (from a checkout: node --import tsx packages/migrate/src/main.ts with the same flags)
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { isOpsError, OpsError } from '@ocean-ops/common'
