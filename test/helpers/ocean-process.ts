@@ -71,3 +71,23 @@ export function childRoles(pid: number): { pid: number; role: string }[] {
       return { pid: child, role }
     })
 }
+
+/**
+ * Waits until `pid` has exited (gone, or a zombie: its files, and DuckDB's lock, are released). A
+ * process killed with SIGKILL is not gone the moment kill() returns, and one whose parent was killed
+ * too is reaped by init, not by us.
+ */
+export async function waitExited(pid: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    let state: string | undefined
+    try {
+      state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0]
+    } catch {
+      return
+    }
+    if (state === 'Z' || state === 'X') return
+    if (Date.now() > deadline) throw new Error(`process ${pid} still running (${state}) ${timeoutMs} ms after it was killed`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

@@ -13,7 +13,7 @@ import { startRedis, type RedisServer } from '../../../scripts/lib/loopback-serv
 import { bundleService, runtimeCommand } from '../../../services/ocean/runtime.ts'
 import { DRAIN_RESULT_PREFIX, type BufferAccount } from '../../../services/ocean/src/buffer/drain-result.ts'
 import { storedValues } from '../../helpers/stored-telemetry.ts'
-import { childRoles, spawnOcean } from '../../helpers/ocean-process.ts'
+import { childRoles, spawnOcean, waitExited } from '../../helpers/ocean-process.ts'
 
 const KEY = 'drain-test-key-0123456789'
 let redis: RedisServer
@@ -121,6 +121,8 @@ describe('the buffer is drained before the engine lets go of it', { timeout: 180
     ocean.child.kill('SIGKILL')
     process.kill(engine.pid, 'SIGKILL')
     await exited
+    // Until the engine has really exited it holds the DuckDB file's lock (CI once opened it too early).
+    await waitExited(engine.pid)
     assert.equal((await storedValues(dataDir, 'oneoff')).length, 0, 'the stalled engine stored nothing')
 
     const first = await runDrain(env)
