@@ -19,8 +19,10 @@ export interface CutoverReport {
   ok: boolean
   startedAt: string
   finishedAt: string
-  /** From the old side's freeze to the floating IP answering on the new side. */
+  /** From the old side's freeze until the floating IP was moved (the assign action finished). */
   writeFreezeMs: number | null
+  /** The write freeze by phase, so a regression shows where it is (absent for a resumed run: it froze in another). */
+  freezePhases?: FreezePhases
   backup?: { file: string; sha256: string; bytes: number; tables: number }
   steps: StepTiming[]
   rolledBack: boolean
@@ -28,6 +30,18 @@ export interface CutoverReport {
   parity: Array<{ table: string; target: string; sourceRows: number | null; targetRows: number | null; sourceChecksum: string | null; targetChecksum: string | null; status: string }>
   error?: string
   alreadyDone?: boolean
+}
+
+export interface FreezePhases {
+  /** The old app stopped and PostgreSQL set read-only. */
+  freezeOldMs: number
+  /** The final delta, both sides at once (wall time), and each side's own time: engine start, introspection, delta, verification. */
+  finalSyncMs: number
+  finalSyncSidesMs: { sqlite: number; duckdb: number }
+  /** The Hetzner assign until its action finished. */
+  moveIpMs: number
+  /** From the move until the client address first answered from the new side (/ready); null if it never did. */
+  firstAnswerMs: number | null
 }
 
 export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions = {}): Promise<CutoverReport> {
@@ -70,19 +84,31 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
   await rb.step('mark', { mutates: true, describe: 'the cutover mark: from here the new side\'s writes are tracked for a rollback' }, (p) => syncOnNewHost(s, 'mark-cutover', p.progress))
 
   let frozenAt = 0
+  const phases: Partial<FreezePhases> = {}
+  let movedAt = 0
   // Set before the assign is asked for: a call that failed or timed out may still have moved the IP.
   let moveAsked = false
   try {
     await rb.step('freeze old', { destructive: 'stop writes on the old system (its app stopped, PostgreSQL read-only); clients retry until the move', describe: 'stop the old app; PostgreSQL read-only' }, async () => {
       frozenAt = performance.now()
       await freezeOld(s)
+      phases.freezeOldMs = performance.now() - frozenAt
     })
     await rb.step('final sync', { mutates: true, describe: 'the last delta, every table verified: SQLite tables beside the running API, DuckDB with it stopped, at once' }, async (p) => {
       // Both end before anything else happens (a rollback must not start beside a running engine).
+      const t0 = performance.now()
+      const timed = async <T>(side: 'sqlite' | 'duckdb', run: Promise<T>): Promise<T> => {
+        try {
+          return await run
+        } finally {
+          ;(phases.finalSyncSidesMs ??= { sqlite: 0, duckdb: 0 })[side] = performance.now() - t0
+        }
+      }
       const settled = await Promise.allSettled([
-        syncOnNewHost(s, 'delta', (l) => p.progress(`[sqlite] ${l}`), { only: 'sqlite' }),
-        syncOnNewHost(s, 'delta', (l) => p.progress(`[duckdb] ${l}`), { only: 'duckdb' }),
+        timed('sqlite', syncOnNewHost(s, 'delta', (l) => p.progress(`[sqlite] ${l}`), { only: 'sqlite' })),
+        timed('duckdb', syncOnNewHost(s, 'delta', (l) => p.progress(`[duckdb] ${l}`), { only: 'duckdb' })),
       ])
+      phases.finalSyncMs = performance.now() - t0
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
       if (failed) throw failed.reason
       report.parity = settled
@@ -94,13 +120,20 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
     await rb.step('move traffic', { destructive: 'move the floating IP (the clients) to the new server', describe: `assign floating IP ${s.floatingIpId} to server ${s.newServerId}` }, async (p) => {
       moveAsked = true
       const r = await moveFloatingIp(s, s.newServerId)
+      movedAt = performance.now()
+      phases.moveIpMs = r.ms
       // A resumed run froze in the interrupted one: its window is not measured here.
-      report.writeFreezeMs = frozenAt ? performance.now() - frozenAt : null
+      report.writeFreezeMs = frozenAt ? movedAt - frozenAt : null
       p.progress(`moved in ${(r.ms / 1000).toFixed(1)} s${report.writeFreezeMs === null ? '' : `; writes were frozen for ${(report.writeFreezeMs / 1000).toFixed(1)} s`}`)
     })
     await rb.step('soak', { describe: `the client address answers from the new side for ${opts.soakSeconds ?? 10} s` }, async (p) => {
       // /ready, not /health: a new side whose Redis or DuckDB does not answer must not pass.
       const r = await soak(s.clientUrl, opts.soakSeconds ?? 10, (b) => b.legacy !== true, '/ready')
+      if (frozenAt && movedAt) {
+        phases.firstAnswerMs = r.firstAnswerAt === null ? null : r.firstAnswerAt - movedAt
+        report.freezePhases = phases as FreezePhases
+        p.progress(freezePhasesLine(report.freezePhases))
+      }
       p.progress(`${r.probes} probes answered by the new service${r.failed ? ` (${r.failed} slow or failed, never 3 in a row)` : ''}`)
     })
   } catch (e) {
@@ -164,11 +197,18 @@ export function parityTable(parity: CutoverReport['parity']): string[] {
   ]
 }
 
+/** The freeze's phases on one line (the runbook's output and the reports). */
+export function freezePhasesLine(f: FreezePhases): string {
+  const s = (ms: number | null) => (ms === null ? '–' : `${(ms / 1000).toFixed(2)} s`)
+  return `freeze old ${s(f.freezeOldMs)} + final sync ${s(f.finalSyncMs)} (SQLite side ${s(f.finalSyncSidesMs.sqlite)}, DuckDB side ${s(f.finalSyncSidesMs.duckdb)}) + move IP ${s(f.moveIpMs)}; first answer on the new side ${s(f.firstAnswerMs)} after the move`
+}
+
 export function cutoverMarkdown(r: CutoverReport): string {
   const lines = [
     `# Cutover ${r.ok ? 'done' : 'FAILED'} (${r.startedAt})`,
     '',
-    r.alreadyDone ? 'The floating IP was on the new server already: nothing was done.' : `Write freeze: **${r.writeFreezeMs === null ? '–' : `${(r.writeFreezeMs / 1000).toFixed(2)} s`}** (old side frozen until the floating IP answered on the new side).`,
+    r.alreadyDone ? 'The floating IP was on the new server already: nothing was done.' : `Write freeze: **${r.writeFreezeMs === null ? '–' : `${(r.writeFreezeMs / 1000).toFixed(2)} s`}** (from the old side's freeze until the floating IP was moved).`,
+    r.freezePhases ? `\nBy phase: ${freezePhasesLine(r.freezePhases)}.` : '',
     r.rolledBack ? `\nRolled back automatically: ${r.error}` : '',
     r.backup ? `\nBackup: \`${r.backup.file}\`, ${r.backup.tables} tables, ${(r.backup.bytes / 1e6).toFixed(1)} MB, sha256 \`${r.backup.sha256}\`` : '',
     '',

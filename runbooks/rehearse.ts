@@ -9,7 +9,7 @@ import { installLegacyApi, LEGACY_UNIT } from './lab/legacy-api.ts'
 import { labInventory, secretFile, writeLabInventory } from './lab/lab-inventory.ts'
 import type { SeedSize } from './lab/lab-state.ts'
 import { HetznerStandin } from './lab/standins/hetzner-api.ts'
-import { cutover, parityTable, type CutoverReport } from './cutover.ts'
+import { cutover, freezePhasesLine, parityTable, type CutoverReport } from './cutover.ts'
 import { prepareCutover } from './prepare.ts'
 import { deploy } from './deploy.ts'
 import { closeHosts, connectHost } from './lib/host/connect.ts'
@@ -249,7 +249,7 @@ export function rehearseMarkdown(r: RehearseReport): string {
     '',
     '## The move',
     '',
-    `- write freeze (cutover): **${r.writeFreezeSeconds === null ? '–' : `${r.writeFreezeSeconds.toFixed(2)} s`}**`,
+    `- write freeze (cutover): **${r.writeFreezeSeconds === null ? '–' : `${r.writeFreezeSeconds.toFixed(2)} s`}**${r.cutover?.freezePhases ? ` — ${freezePhasesLine(r.cutover.freezePhases)}` : ''}`,
     r.move ? `- writes sent ${r.move.traffic.sent.users + r.move.traffic.sent.telemetry}, acknowledged ${r.move.traffic.acked.users + r.move.traffic.acked.telemetry} (${r.move.traffic.retried} attempts retried; longest wait ${(r.move.traffic.longestWaitMs / 1000).toFixed(1)} s); found afterwards on the new side: ${f(r.move.found)}` : '- no traffic figures',
     r.rollbackDrill ? `- rollback drill: write freeze ${((r.rollbackDrill.report.writeFreezeMs ?? 0) / 1000).toFixed(2)} s; ${r.rollbackDrill.report.buffer?.storedEvents ?? 0} acknowledged events were still in the new side's Redis and were stored before the reverse sync; found afterwards in PostgreSQL: ${f(r.rollbackDrill.found)}${r.rollbackDrill.report.sessionsNotCarriedBack ? `; ${r.rollbackDrill.report.sessionsNotCarriedBack} session changes left behind (those users log in again)` : ''}` : '',
     r.mysql ? `- old host CPU: ${r.mysql.cpuBefore.toFixed(0)} % before MySQL removal, ${r.mysql.cpuAfter?.toFixed(0) ?? '?'} % after; ${r.mysql.removed} MySQL processes removed; ${r.mysql.respawned} respawned` : '',

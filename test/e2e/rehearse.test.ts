@@ -49,6 +49,13 @@ describe('rehearse: the whole move on the lab', { timeout: 1_200_000 }, () => {
 
   it('measures the write freeze and verifies every table at the cutover', () => {
     assert.ok(report.writeFreezeSeconds !== null && report.writeFreezeSeconds > 0)
+    // The freeze by phase: the phases happen one after the other inside it, and the new side answered.
+    const f = report.cutover!.freezePhases
+    assert.ok(f, 'the cutover report breaks the freeze into phases')
+    for (const ms of [f.freezeOldMs, f.finalSyncMs, f.finalSyncSidesMs.sqlite, f.finalSyncSidesMs.duckdb, f.moveIpMs]) assert.ok(ms > 0, JSON.stringify(f))
+    assert.ok(Math.max(f.finalSyncSidesMs.sqlite, f.finalSyncSidesMs.duckdb) <= f.finalSyncMs + 1, JSON.stringify(f))
+    assert.ok(f.freezeOldMs + f.finalSyncMs + f.moveIpMs <= report.writeFreezeSeconds * 1000 + 1, JSON.stringify(f))
+    assert.ok(f.firstAnswerMs !== null && f.firstAnswerMs >= 0, JSON.stringify(f))
     assert.ok(report.cutover!.parity.length >= 5)
     for (const t of report.cutover!.parity) assert.equal(t.sourceChecksum, t.targetChecksum, t.table)
     assert.equal(report.verification?.ok, true)

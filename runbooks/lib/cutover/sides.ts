@@ -153,11 +153,13 @@ export async function moveFloatingIp(s: Sides, serverId: number): Promise<{ move
  * after a move the new side takes the clients' queued retries at once, so one slow probe is
  * allowed; three failures in a row, or an answer from the wrong side, fail the soak.
  */
-export async function soak(url: string, seconds: number, expect: (body: Record<string, unknown>) => boolean, probe = '/health'): Promise<{ probes: number; failed: number }> {
+export async function soak(url: string, seconds: number, expect: (body: Record<string, unknown>) => boolean, probe = '/health'): Promise<{ probes: number; failed: number; firstAnswerAt: number | null }> {
   const end = Date.now() + seconds * 1000
   let probes = 0
   let failed = 0
   let inARow = 0
+  /** performance.now() when the expected side first answered. */
+  let firstAnswerAt: number | null = null
   do {
     probes++
     let body: Record<string, unknown> | undefined
@@ -170,12 +172,14 @@ export async function soak(url: string, seconds: number, expect: (body: Record<s
       why = (e as Error).message
     }
     if (body && !expect(body)) throw new OpsError('OPS_E_VERIFY', `${url}${probe} answered from the wrong side during the soak: ${JSON.stringify(body).slice(0, 200)}`)
-    if (body) inARow = 0
-    else {
+    if (body) {
+      inARow = 0
+      firstAnswerAt ??= performance.now()
+    } else {
       failed++
       if (++inARow >= 3) throw new OpsError('OPS_E_VERIFY', `${url}${probe} failed 3 times in a row during the soak (${probes} probes, last: ${why})`)
     }
     await new Promise((r) => setTimeout(r, 250))
   } while (Date.now() < end)
-  return { probes, failed }
+  return { probes, failed, firstAnswerAt }
 }
