@@ -2,8 +2,8 @@
 // write. Read top to bottom, these are its steps; any failure after the freeze rolls back on its
 // own (the floating IP back, the old side unfrozen, the new side's writes synced back).
 import { backupArgv, tableCountArgv } from './lib/cutover/old-side.ts'
-import { accountForNewBuffer, advanceSequences, freezeOld, moveFloatingIp, newApiStopped, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb, type Sides } from './lib/cutover/sides.ts'
-import { waitReady } from './lib/migrate-remote/on-new-host.ts'
+import { accountForNewBuffer, advanceSequences, captureChanges, dropCapture, freezeOld, moveFloatingIp, newApiStopped, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb, type Sides } from './lib/cutover/sides.ts'
+import { waitReady, type OnNewHostResult } from './lib/migrate-remote/on-new-host.ts'
 import type { Inventory } from './lib/inventory.ts'
 import { OpsError, isOpsError } from '@ocean-ops/common'
 import { stepTimingsTable, type Runbook, type StepTiming } from './lib/runbook.ts'
@@ -77,6 +77,10 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
     return { file, sha256: sha256!, bytes: Number(bytes), tables: Number(tables) }
   })
 
+  await rb.step('capture changes', { mutates: true, describe: 'the change log on the old database (statement triggers write each changed key into ocean_ops.changes), so the frozen sync reads only what changed' }, async (p) => {
+    p.progress(`${await captureChanges(s)} tables log their writes`)
+  })
+
   // The mark goes in before the freeze (not inside it): from here the new side's writes are tracked
   // for a rollback. The final delta's own writes are tracked too; synced back they change nothing,
   // PostgreSQL has those rows already.
@@ -88,13 +92,29 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
   let movedAt = 0
   // Set before the assign is asked for: a call that failed or timed out may still have moved the IP.
   let moveAsked = false
+  // The final sync's engines, started before the freeze and waiting for it (absent in a resumed run).
+  const warm = new AbortController()
+  let finals: Record<Side, Promise<OnNewHostResult>> | undefined
   try {
+    await rb.step('warm final sync', { mutates: true, describe: 'both final-sync engines started on the new host, connected and planned, waiting for the freeze (the new API stopped for DuckDB\'s; it serves no client yet)' }, async (p) => {
+      let ready = 0
+      let bothReady!: () => void
+      const both = new Promise<void>((r) => (bothReady = r))
+      const start = (side: Side) =>
+        syncOnNewHost(s, 'changes', (l) => p.progress(`[${side}] ${l}`), { only: side, waitFreeze: true, signal: warm.signal, onReady: () => ++ready === 2 && bothReady() })
+      finals = { sqlite: start('sqlite'), duckdb: start('duckdb') }
+      // Awaited in the final sync (or settled on the way out); an engine that ends before the freeze fails this step.
+      for (const f of Object.values(finals)) f.catch(() => undefined)
+      const early = Object.values(finals).map((f) => f.then(() => Promise.reject(new OpsError('OPS_E_MIGRATE_STATE', 'a final-sync engine ended before the freeze: its output is above'))))
+      await Promise.race([both, ...early])
+      p.progress('both engines wait for the freeze')
+    })
     await rb.step('freeze old', { destructive: 'stop writes on the old system (its app stopped, PostgreSQL read-only); clients retry until the move', describe: 'stop the old app; PostgreSQL read-only' }, async () => {
       frozenAt = performance.now()
       await freezeOld(s)
       phases.freezeOldMs = performance.now() - frozenAt
     })
-    await rb.step('final sync', { mutates: true, describe: 'the last delta, every table verified: SQLite tables beside the running API, DuckDB with it stopped, at once' }, async (p) => {
+    await rb.step('final sync', { mutates: true, describe: 'what the change log names since the pre-sync, written and checked row by row; every other chunk keeps its verified checksums (SQLite and DuckDB at once)' }, async (p) => {
       // Both end before anything else happens (a rollback must not start beside a running engine).
       const t0 = performance.now()
       const timed = async <T>(side: 'sqlite' | 'duckdb', run: Promise<T>): Promise<T> => {
@@ -104,10 +124,9 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
           ;(phases.finalSyncSidesMs ??= { sqlite: 0, duckdb: 0 })[side] = performance.now() - t0
         }
       }
-      const settled = await Promise.allSettled([
-        timed('sqlite', syncOnNewHost(s, 'delta', (l) => p.progress(`[sqlite] ${l}`), { only: 'sqlite' })),
-        timed('duckdb', syncOnNewHost(s, 'delta', (l) => p.progress(`[duckdb] ${l}`), { only: 'duckdb' })),
-      ])
+      // A resumed run has no warm engines: they start now, cold.
+      const run = (side: Side) => finals?.[side] ?? syncOnNewHost(s, 'changes', (l) => p.progress(`[${side}] ${l}`), { only: side })
+      const settled = await Promise.allSettled([timed('sqlite', run('sqlite')), timed('duckdb', run('duckdb'))])
       phases.finalSyncMs = performance.now() - t0
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
       if (failed) throw failed.reason
@@ -137,6 +156,9 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
       p.progress(`${r.probes} probes answered by the new service${r.failed ? ` (${r.failed} slow or failed, never 3 in a row)` : ''}`)
     })
   } catch (e) {
+    // Warm engines whose freeze will not come go first (a rollback must not start beside an engine).
+    warm.abort()
+    await Promise.allSettled(Object.values(finals ?? {}))
     if (rb.planning || (frozenAt === 0 && !rb.opts.resume)) throw e
     rb.log(`  cutover failed (${(e as Error).message}); rolling back`)
     // A resumed run does not know whether the interrupted one moved the IP: Hetzner says (unreachable: assume it did).
@@ -173,10 +195,13 @@ async function autoRollback(rb: Runbook, s: Sides, maybeOnNew: boolean): Promise
     } else {
       await unfreezeOldDb(s)
     }
+    await dropCapture(s)
     await startOldApp(s)
     await moveFloatingIp(s, s.oldServerId)
   })
 }
+
+type Side = 'sqlite' | 'duckdb'
 
 function finish(rb: Runbook, report: CutoverReport, extra: Partial<CutoverReport>, opts: CutoverOptions): CutoverReport {
   Object.assign(report, extra, { finishedAt: new Date().toISOString(), steps: rb.stepTimings() })

@@ -101,6 +101,8 @@ function describe(mode: Mode): string {
       return 'compare source and target checksums'
     case 'delta':
       return 'sync the source\'s changes since the copy'
+    case 'changes':
+      return 'sync what the source\'s change log names since the last sync'
     case 'mark-cutover':
       return 'start tracking the new side\'s writes'
     case 'reverse':

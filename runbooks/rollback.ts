@@ -2,7 +2,7 @@
 // frozen, the writes it took since the cutover mark go back into PostgreSQL, the old side takes
 // writes again, and the floating IP moves back. Read top to bottom, these are its steps.
 import type { BufferAccount } from '@ocean-ops/ocean/buffer/drain-result'
-import { accountForNewBuffer, advanceSequences, freezeNew, moveFloatingIp, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb } from './lib/cutover/sides.ts'
+import { accountForNewBuffer, advanceSequences, dropCapture, freezeNew, moveFloatingIp, openSides, soak, startOldApp, syncOnNewHost, unfreezeNew, unfreezeOldDb } from './lib/cutover/sides.ts'
 import type { Inventory } from './lib/inventory.ts'
 import { reverseTable } from '@ocean-ops/migrate'
 import type { ReverseResult } from '@ocean-ops/migrate'
@@ -39,6 +39,7 @@ export async function rollback(rb: Runbook, inv: Inventory, opts: { soakSeconds?
     rb.log('  the floating IP is on the old server already; making sure the old side takes writes')
     await rb.step('unfreeze old', { mutates: true, describe: 'PostgreSQL read-write; the old app started' }, async () => {
       await unfreezeOldDb(s)
+      await dropCapture(s)
       await startOldApp(s)
     })
     return write(rb, Object.assign(report, { ok: true, alreadyDone: true }), opts.reportDir)
@@ -65,6 +66,7 @@ export async function rollback(rb: Runbook, inv: Inventory, opts: { soakSeconds?
   report.sessionsNotCarriedBack = report.reverse.find((x) => x.table === 'sessions')?.notCarriedBack ?? 0
   if (report.sessionsNotCarriedBack) rb.log(`  ${sessionsLine(report.sessionsNotCarriedBack)}`)
   await rb.step('advance sequences', { mutates: true, describe: 'the old app\'s next ids after those the new side handed out' }, () => advanceSequences(s))
+  await rb.step('drop change log', { mutates: true, describe: 'the cutover\'s triggers off the old database: it serves again without them' }, () => dropCapture(s))
   await rb.step('start old app', { mutates: true, describe: s.appUnit ? `systemctl start ${s.appUnit}` : 'no app unit in the inventory' }, () => startOldApp(s))
   await rb.step('move traffic back', { destructive: 'move the floating IP (the clients) back to the old server', describe: `assign floating IP ${s.floatingIpId} to server ${s.oldServerId}` }, async (p) => {
     await moveFloatingIp(s, s.oldServerId)

@@ -8,11 +8,12 @@
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { isOpsError, OpsError } from '@ocean-ops/common'
-import { RESULT_PREFIX } from './report.ts'
+import { READY_LINE, RESULT_PREFIX } from './report.ts'
+import { waitForFreeze } from './sync/changes.ts'
 import { mappingFromEnv } from './plan/mapping.ts'
 import { runMigration, type Mode } from './run-migration.ts'
 
-const MODES: Mode[] = ['plan', 'copy', 'verify-only', 'delta', 'mark-cutover', 'reverse']
+const MODES: Mode[] = ['plan', 'copy', 'verify-only', 'delta', 'changes', 'mark-cutover', 'reverse']
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
       resume: { type: 'boolean', default: false },
       'chunk-rows': { type: 'string' },
       'lookback-minutes': { type: 'string', default: '60' },
+      // The cutover's warm final sync: connect, introspect and plan, say READY, then wait for the freeze.
+      'wait-freeze': { type: 'boolean', default: false },
     },
   })
   // Several modes run one after the other in this one process (the cutover's final delta and mark,
@@ -40,6 +43,7 @@ async function main(): Promise<void> {
   const chunkRows = values['chunk-rows'] ? Number(values['chunk-rows']) : undefined
   // A --mapping given to ocean-ops comes in the environment; without one, the journal's is used.
   const mapping = mappingFromEnv(process.env)
+  const log = (line: string) => process.stderr.write(`${line}\n`)
   const runOne = (mode: Mode) =>
     runMigration({
       source,
@@ -55,6 +59,13 @@ async function main(): Promise<void> {
       duckdbChunkRows: chunkRows ? chunkRows * 25 : undefined,
       lookbackMs: Number(values['lookback-minutes']) * 60_000,
       mapping,
+      waitFor: values['wait-freeze']
+        ? async (src) => {
+            process.stdout.write(`${READY_LINE}\n`)
+            await waitForFreeze(src, log)
+            log('  the source is frozen: the final sync starts')
+          }
+        : undefined,
     })
   const outs: Array<Awaited<ReturnType<typeof runMigration>>> = []
   for (const mode of modes) outs.push(await runOne(mode))

@@ -9,6 +9,9 @@ import type { ReverseResult } from './sync/reverse.ts'
 import { reportJson, writeReport } from '@ocean-ops/common'
 
 /** The line the engine program (main.ts) prints its outcome on, read by on-new-host.ts. */
+/** A warm engine's line on stdout once it is connected and planned, waiting for the freeze (--wait-freeze). */
+export const READY_LINE = 'READY'
+
 export const RESULT_PREFIX = 'RESULT '
 
 export interface TableReport {

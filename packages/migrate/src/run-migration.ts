@@ -9,6 +9,8 @@ import { OpsError } from '@ocean-ops/common'
 import { Checkpoints } from './state/checkpoints.ts'
 import { copyTable, targetLabel, type CopyContext } from './sync/copy-table.ts'
 import { deltaTable, type DeltaResult } from './sync/delta.ts'
+import { changesSince, changesTable, POSITION_META, takePosition, type ChangeSet } from './sync/changes.ts'
+import type { ChangePosition } from './sources/change-capture.ts'
 import { refusedIds, refusedLines, type RefusedIds } from './plan/id-check.ts'
 import { redactUrl, type Source } from './sources/introspect.ts'
 import { buildPlans, parseMappingFile, type MappingFile, type TablePlan, type TargetColumnInfo, type TargetSchema } from './plan/mapping.ts'
@@ -23,7 +25,7 @@ import { TargetSums } from './targets/sums.ts'
 import { mismatchError, verifyTable, type TableVerdict } from './sync/verify-table.ts'
 import { openSqlite } from '@ocean-ops/ocean/stores/sqlite-db'
 
-export type Mode = 'plan' | 'copy' | 'verify-only' | 'delta' | 'mark-cutover' | 'reverse'
+export type Mode = 'plan' | 'copy' | 'verify-only' | 'delta' | 'changes' | 'mark-cutover' | 'reverse'
 
 export interface MigrateOptions {
   source: string
@@ -48,6 +50,12 @@ export interface MigrateOptions {
   only?: 'sqlite' | 'duckdb'
   /** One lane per target file, concurrently (default true). */
   parallel?: boolean
+  /**
+   * Called once the source is introspected and the tables planned, before any target is opened or
+   * anything read: the cutover's warm final sync waits here for the freeze (a DuckDB target is then
+   * opened as soon as the stopping API lets go of it).
+   */
+  waitFor?: (source: Source) => Promise<void>
 }
 
 export interface MigrationOutcome {
@@ -194,12 +202,27 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
       }
     }
 
+    if (opts.waitFor) {
+      // The second lane's connection is opened now too: after the wait only the work is left.
+      if (opts.parallel !== false && new Set(plans.map((p) => p.targetKind === 'sqlite')).size > 1) sources.push(await connectSource(opts.source))
+      await opts.waitFor(main)
+    }
     const ids = opts.mode === 'copy' ? await checkIds(main, plans, log) : new Map<string, RefusedIds>()
     const needSqlite = plans.some((p) => p.targetKind === 'sqlite')
     const needDuckdb = plans.some((p) => p.targetKind !== 'sqlite')
     if (needSqlite) sqlite = SqliteTarget.open(opts.sqlite)
     if (sqlite && opts.mode === 'copy') targetSums = new TargetSums(sqlite.file)
-    if (needDuckdb) duckdb = await DuckdbTarget.open(opts.duckdb, { memoryLimit: opts.duckdbMemoryLimit, threads: opts.duckdbThreads })
+    if (needDuckdb) duckdb = await openDuckdb(opts, log)
+
+    // The change log's position is taken before anything is read: what changes from here is the next run's.
+    const position = opts.mode === 'delta' || opts.mode === 'changes' ? await takePosition(main) : null
+    let changes: ChangeSet | string = 'not a changes run'
+    if (opts.mode === 'changes') {
+      const from = checkpoints.meta(POSITION_META)
+      changes = await changesSince(main, from ? (JSON.parse(from) as ChangePosition) : undefined, position)
+      if (typeof changes === 'string') log(`  changes: ${changes}; every table is synced the whole way`)
+      else log(`  changes: ${[...changes.byTable.values()].reduce((n, t) => n + t.keys.length, 0)} logged key(s) in ${changes.byTable.size} table(s) since the last run`)
+    }
 
     const verdicts: Array<{ id: string; verdict: TableVerdict }> = []
     const deltas = new Map<string, DeltaResult>()
@@ -229,29 +252,34 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
         const v = await verifyTable(e, plan, { reread: true, repair: false, log })
         verdicts.push({ id: plan.id, verdict: v })
         log(`${label}: ${v.ok ? 'verified' : 'MISMATCH'}, source ${v.source.rows.toLocaleString('en-US')} / target ${v.target.rows.toLocaleString('en-US')} rows (${fmtSeconds(v.verifyMs / 1000)})`)
-      } else if (opts.mode === 'delta') {
+      } else if (opts.mode === 'delta' || opts.mode === 'changes') {
         if (!state) {
           log(`${label}: new since the copy; copying it in full`)
           await copyTable(e, plan, new TableProgress(label, plan.source.estimatedRows, log))
           verdicts.push({ id: plan.id, verdict: await verifyTable(e, plan, { reread: false, repair: false, log }) })
           return
         }
-        const d = await deltaTable(e, plan, log)
+        const byChanges = opts.mode === 'changes' && typeof changes !== 'string' ? await changesTable(e, plan, changes, log) : undefined
+        if (typeof byChanges === 'string') log(`${label}: ${byChanges}; synced the whole way`)
+        const d = byChanges && typeof byChanges !== 'string' ? byChanges : await deltaTable(e, plan, log)
         deltas.set(plan.id, d)
         verdicts.push({ id: plan.id, verdict: d.verdict })
         log(`${label}: ${d.appended} appended, ${d.updated} updated, ${d.repaired} repaired; ${d.verdict.ok ? 'verified' : 'MISMATCH'}`)
       }
     }
 
-    if (opts.mode === 'copy' || opts.mode === 'verify-only' || opts.mode === 'delta') {
+    if (opts.mode === 'copy' || opts.mode === 'verify-only' || opts.mode === 'delta' || opts.mode === 'changes') {
       const lanes = [plans.filter((p) => p.targetKind === 'sqlite'), plans.filter((p) => p.targetKind !== 'sqlite')].filter((l) => l.length)
-      if (opts.parallel !== false && lanes.length > 1) sources.push(await connectSource(opts.source))
+      if (opts.parallel !== false && lanes.length > 1 && sources.length < 2) sources.push(await connectSource(opts.source))
       const runLane = async (lane: TablePlan[], source: Source) => {
         for (const plan of lane) await perTable(contextFor(source), plan)
       }
       const results = await Promise.allSettled(lanes.map((lane, i) => runLane(lane, sources[opts.parallel !== false ? i : 0] ?? main)))
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
       if (failed) throw failed.reason
+      // Every table was read after the position: the next changes run starts from it (a chunk that
+      // did not verify is recorded so, and that run compares it whole).
+      if (position) checkpoints.setMeta(POSITION_META, JSON.stringify(position))
       if (duckdb && opts.mode !== 'verify-only' && plans.some((p) => p.targetKind === 'telemetry')) {
         const t0 = performance.now()
         const steps = await duckdb.compact()
@@ -310,5 +338,24 @@ function planOnlyReport(p: TablePlan): TableReport {
     coercionCounts: {},
     coercions: [],
     mismatches: [],
+  }
+}
+
+/**
+ * Opens telemetry.duckdb; after a wait (the warm final sync), the API that held it is stopping, so a
+ * lock conflict is retried for up to a minute.
+ */
+async function openDuckdb(opts: MigrateOptions, log: Log): Promise<DuckdbTarget> {
+  const deadline = Date.now() + (opts.waitFor ? 60_000 : 0)
+  let said = false
+  for (;;) {
+    try {
+      return await DuckdbTarget.open(opts.duckdb, { memoryLimit: opts.duckdbMemoryLimit, threads: opts.duckdbThreads })
+    } catch (e) {
+      if (!/lock/i.test((e as Error).message) || Date.now() > deadline) throw e
+      if (!said) log('  telemetry.duckdb is still held (the API is stopping); waiting for it')
+      said = true
+      await new Promise((r) => setTimeout(r, 50))
+    }
   }
 }

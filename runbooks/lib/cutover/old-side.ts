@@ -3,6 +3,7 @@
 // ended so they reconnect under it; the old app's unit stopped or started), and the backup taken
 // before the freeze, checked by listing it. Every argv runs under `sudo -n` over SSH.
 import { shellQuote } from '../host/commands.ts'
+import { captureInstallSql, captureRemoveSql, ENGINE_APPLICATION_NAME } from '@ocean-ops/migrate'
 
 export interface OldDb {
   /** Database name, from the inventory's oldDatabase URL. */
@@ -22,9 +23,12 @@ function psql(database: string, sql: string): string[] {
   return ['runuser', '-u', 'postgres', '--', 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', sql]
 }
 
-/** Sessions of `database` other than ours end, so the app's pool reconnects under the new default. */
+/**
+ * Sessions of `database` other than ours end, so the app's pool reconnects under the new default;
+ * the migration engine's stay (they only read: a warm final sync waits on them for this freeze).
+ */
 function endSessions(database: string): string {
-  return `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ${literal(database)} AND pid <> pg_backend_pid()`
+  return `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ${literal(database)} AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM ${literal(ENGINE_APPLICATION_NAME)}`
 }
 
 // Both run from the maintenance database: a session in the frozen one is read-only itself.
@@ -34,6 +38,16 @@ export function freezeDbArgv(db: OldDb): string[] {
 
 export function unfreezeDbArgv(db: OldDb): string[] {
   return psql('postgres', `ALTER DATABASE ${ident(db.database)} RESET default_transaction_read_only; ${endSessions(db.database)}`)
+}
+
+/** Installs the change log (triggers into ocean_ops.changes) on every user table; prints how many tables it covers. */
+export function captureChangesArgv(db: OldDb): string[] {
+  return psql(db.database, captureInstallSql())
+}
+
+/** Removes the change log (the old side serves again without its triggers). */
+export function dropCaptureArgv(db: OldDb): string[] {
+  return psql(db.database, captureRemoveSql())
 }
 
 export function unitArgv(action: 'stop' | 'start', unit: string): string[] {

@@ -13,7 +13,7 @@ import type { Mode } from '@ocean-ops/migrate'
 import { OpsError } from '@ocean-ops/common'
 import type { BufferAccount } from '@ocean-ops/ocean/buffer/drain-result'
 import { bufferProblem, drainNewBuffer } from '../migrate-remote/new-buffer.ts'
-import { advanceSequencesArgv, dbName, freezeDbArgv, unfreezeDbArgv, unitArgv, type OldDb } from './old-side.ts'
+import { advanceSequencesArgv, captureChangesArgv, dbName, dropCaptureArgv, freezeDbArgv, unfreezeDbArgv, unitArgv, type OldDb } from './old-side.ts'
 
 export interface Sides {
   inv: Inventory
@@ -66,6 +66,17 @@ export async function openSides(inv: Inventory): Promise<Sides> {
     newUrl: inv.ocean?.url ?? `http://${inv.newHost.address}:${inv.oceanPort}`,
     clientUrl: fip.url ?? `http://${fip.address}:${inv.oceanPort}`,
   }
+}
+
+/** The old database's change log installed (idempotent); returns how many tables it covers. */
+export async function captureChanges(s: Sides): Promise<number> {
+  const out = (await s.oldHost.exec(captureChangesArgv(s.db), { sudo: true })).stdout.trim().split('\n')
+  return Number(out[out.length - 1])
+}
+
+/** The change log removed: the old side serves again without its triggers (a next cutover installs it anew). */
+export async function dropCapture(s: Sides): Promise<void> {
+  await s.oldHost.exec(dropCaptureArgv(s.db), { sudo: true })
 }
 
 export async function freezeOld(s: Sides): Promise<void> {
@@ -127,8 +138,19 @@ export async function accountForNewBuffer(s: Sides, log: (line: string) => void)
   return a
 }
 
-export async function syncOnNewHost(s: Sides, mode: Mode | Mode[], log: (line: string) => void, opts: { keepApiStopped?: boolean; live?: boolean; only?: 'sqlite' | 'duckdb'; bufferAccounted?: boolean } = {}): Promise<OnNewHostResult> {
-  const r = await migrateOnNewHost(s.inv, s.newHost, s.oldHost, s.docker, { mode, log, readyUrl: s.newUrl, keepApiStopped: opts.keepApiStopped, only: opts.only, bufferAccounted: opts.bufferAccounted })
+export interface SyncOptions {
+  keepApiStopped?: boolean
+  live?: boolean
+  only?: 'sqlite' | 'duckdb'
+  bufferAccounted?: boolean
+  /** The warm final sync: connected and planned before the freeze, waiting for it (`onReady` once it waits). */
+  waitFreeze?: boolean
+  onReady?: () => void
+  signal?: AbortSignal
+}
+
+export async function syncOnNewHost(s: Sides, mode: Mode | Mode[], log: (line: string) => void, opts: SyncOptions = {}): Promise<OnNewHostResult> {
+  const r = await migrateOnNewHost(s.inv, s.newHost, s.oldHost, s.docker, { mode, log, readyUrl: s.newUrl, ...opts })
   // A delta while the old side still takes writes cannot end equal: what arrived meanwhile is for the next one.
   if (!r.ok && opts.live && r.code === 'OPS_E_MIGRATE_MISMATCH') {
     log('    (writes arrived during this catch-up; the final delta, with writes frozen, takes them and must verify)')

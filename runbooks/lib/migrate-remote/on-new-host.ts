@@ -16,7 +16,7 @@ import { OpsError } from '@ocean-ops/common'
 import { bufferProblem, drainNewBuffer } from './new-buffer.ts'
 import { MAPPING_ENV, type MappingFile } from '@ocean-ops/migrate'
 import type { Mode } from '@ocean-ops/migrate'
-import { RESULT_PREFIX, type MigrationReport } from '@ocean-ops/migrate'
+import { READY_LINE, RESULT_PREFIX, type MigrationReport } from '@ocean-ops/migrate'
 
 export interface OnNewHostOptions {
   /** Several modes run in order in one container (e.g. the cutover's delta, then mark-cutover). */
@@ -34,6 +34,11 @@ export interface OnNewHostOptions {
   lookbackMinutes?: number
   /** --mapping, handed to the engine (which records it in the journal for the later runs). */
   mapping?: MappingFile
+  /** The warm final sync: the engine connects and plans, says READY (`onReady`), then waits for the old database's freeze. */
+  waitFreeze?: boolean
+  onReady?: () => void
+  /** Aborting removes the engine's container (a warm engine whose freeze will not come). */
+  signal?: AbortSignal
   log: (line: string) => void
 }
 
@@ -46,7 +51,7 @@ export interface OnNewHostResult {
 }
 
 /** The engine's argv in the container (pure; unit-tested). */
-export function engineArgv(mode: Mode | Mode[], sourceUrl: string, o: { resume?: boolean; chunkRows?: number; lookbackMinutes?: number; sourceName?: string; only?: 'sqlite' | 'duckdb' }): string[] {
+export function engineArgv(mode: Mode | Mode[], sourceUrl: string, o: { resume?: boolean; chunkRows?: number; lookbackMinutes?: number; sourceName?: string; only?: 'sqlite' | 'duckdb'; waitFreeze?: boolean }): string[] {
   return [
     'node', '/app/packages/migrate/dist/main.mjs',
     '--mode', [mode].flat().join(','), '--source', sourceUrl, '--data', '/data',
@@ -55,6 +60,7 @@ export function engineArgv(mode: Mode | Mode[], sourceUrl: string, o: { resume?:
     ...(o.resume ? ['--resume'] : []),
     ...(o.chunkRows ? ['--chunk-rows', String(o.chunkRows)] : []),
     ...(o.lookbackMinutes ? ['--lookback-minutes', String(o.lookbackMinutes)] : []),
+    ...(o.waitFreeze ? ['--wait-freeze'] : []),
   ]
 }
 
@@ -116,6 +122,7 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
     const outLines = readline.createInterface({ input: stdout, crlfDelay: Infinity })
     outLines.on('line', (line) => {
       if (line.startsWith(RESULT_PREFIX)) result = JSON.parse(line.slice(RESULT_PREFIX.length)) as OnNewHostResult
+      else if (line === READY_LINE) o.onReady?.()
       else o.log(line)
     })
     readline.createInterface({ input: stderr, crlfDelay: Infinity }).on('line', (line) => o.log(line))
@@ -134,6 +141,10 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
       o.log(`  buffer: ${account.storedEvents} acknowledged events were still in Redis, now stored; nothing left (${at()})`)
     }
     await container.start()
+    const started = container
+    const abort = () => void started.remove({ force: true }).catch(() => undefined)
+    if (o.signal?.aborted) abort()
+    o.signal?.addEventListener('abort', abort, { once: true })
     // A dropped connection ends no stream over it: without this race the wait would never return.
     const dropped = newHost.ended.then(() => {
       throw new OpsError('OPS_E_SSH_CONNECT', `the SSH connection to ${newHost.name} dropped while the engine ran; its container may still finish on the new host (the next run removes it). Reconnect and run again`)

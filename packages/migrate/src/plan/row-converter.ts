@@ -114,6 +114,25 @@ export class RowConverter {
     })
   }
 
+  /**
+   * Target key values for a source key's text, through the key columns' rules and transforms (a row
+   * holding only its key columns): for a key the target stores transformed (a token's hash). Null
+   * when a target key column does not come from a source key column. Use a converter of its own:
+   * coercions of these partial rows mean nothing.
+   */
+  targetKeyOfSourceKey(keyText: string[], sourceKey: string[]): SqliteValue[] | null {
+    const row: SourceRow = new Array<string | null>(this.dataCount).fill(null)
+    for (const p of this.keyPositions) {
+      const c = this.cols[p] as Compiled
+      const i = c.plan.sourceColumn === null ? -1 : sourceKey.indexOf(c.plan.sourceColumn)
+      if (i < 0 || c.index === null) return null
+      row[c.index] = keyText[i] ?? null
+    }
+    const { stored } = this.convert(row, () => '')
+    this.coercions.length = 0
+    return this.keyPositions.map((p) => stored[p] ?? null)
+  }
+
   /** Target key values from a canonical key (as keyOfCanon made it). */
   storedKeyFromCanon(key: string): SqliteValue[] {
     const parts = JSON.parse(key) as (string | null)[]

@@ -10,9 +10,10 @@ import { OpsError } from '@ocean-ops/common'
 import { redactUrl, type ScanRequest, type Source, type SourceRow, type SourceTable } from './introspect.ts'
 import { CopyTextParser } from '../values/pg-copy-text.ts'
 import { quoteSqlIdent } from '../values/sql-ident.ts'
+import { CAPTURE_SCHEMA, ENGINE_APPLICATION_NAME } from './change-capture.ts'
 import type { SourceColumn } from '../values/type-rules.ts'
 
-const SESSION = `SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SET bytea_output = 'hex'; SET IntervalStyle = 'postgres'; SET application_name = 'ocean-ops migrate-data'`
+const SESSION = `SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SET bytea_output = 'hex'; SET IntervalStyle = 'postgres'; SET application_name = '${ENGINE_APPLICATION_NAME}'`
 
 export class PostgresSource implements Source {
   readonly engine = 'postgres' as const
@@ -71,7 +72,7 @@ export class PostgresSource implements Source {
               c.numeric_precision, c.numeric_scale, c.collation_name
          FROM information_schema.columns c
          JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-        WHERE t.table_type = 'BASE TABLE' AND c.table_schema NOT IN ('pg_catalog', 'information_schema')
+        WHERE t.table_type = 'BASE TABLE' AND c.table_schema NOT IN ('pg_catalog', 'information_schema', '${CAPTURE_SCHEMA}')
           AND c.table_schema NOT LIKE 'pg_toast%'
         ORDER BY c.table_schema, c.table_name, c.ordinal_position`)
     const enums = await this.query<{ typname: string; labels: string[] }>(

@@ -157,39 +157,51 @@ async function readBack(e: CopyContext, plan: TablePlan, r: Range, log: Log): Pr
   })
 }
 
+/**
+ * The range-verifiable chunks of a table (those `only` names, -1 for the range beyond the last
+ * chunk; all without `only`): each chunk's checksums compared, a differing one narrowed to its keys
+ * and, with `repair`, fixed from the source. The sums returned cover the chunks checked.
+ */
+export async function verifySqliteRanges(e: CopyContext, plan: TablePlan, opts: VerifyOptions, only?: ReadonlySet<number>): Promise<Omit<TableVerdict, 'verifyMs'>> {
+  const conv = new RowConverter(plan)
+  const mismatches: string[] = []
+  let repaired = 0
+  let source: Checksum = EMPTY_J
+  let target: Checksum = EMPTY_J
+  for (const r of ranges(e.checkpoints.chunks(plan.id), true)) {
+    if (only && !only.has(r.no)) continue
+    let src = opts.reread ? await sourceSum(e, plan, r.lo, r.hi) : r.recorded
+    let tgt = (await readBack(e, plan, r, opts.log)) ?? targetSum(e, plan, conv, r.lo, r.hi)
+    if (!sameChecksum(src, tgt)) {
+      const { diff, source: side } = await keyedDiff(e, plan, r.lo, r.hi)
+      if (opts.repair) {
+        repaired += repairDiff(e, plan, diff, side)
+        src = await sourceSum(e, plan, r.lo, r.hi)
+        tgt = targetSum(e, plan, conv, r.lo, r.hi)
+      }
+      if (!sameChecksum(src, tgt)) {
+        const where = r.no >= 0 ? `chunk ${r.no}, ` : 'beyond the last copied key, '
+        mismatches.push(`${plan.id} -> ${plan.targetTable}: ${where}${describeRange(plan, r.lo, r.hi)}: source ${src.rows} rows, target ${tgt.rows} rows; ${showDiff(plan, diff)}`)
+      }
+    }
+    if (r.no >= 0) {
+      if (opts.reread) e.checkpoints.setChunkSource(plan.id, r.no, src)
+      e.checkpoints.setChunkResult(plan.id, r.no, tgt, sameChecksum(src, tgt))
+    }
+    source = combine(source, src)
+    target = combine(target, tgt)
+  }
+  return { ok: mismatches.length === 0, source, target, mismatches, repaired }
+}
+
 async function verifySqlite(e: CopyContext, plan: TablePlan, opts: VerifyOptions): Promise<TableVerdict> {
+  if (plan.rangeVerifiable && plan.key) return { ...(await verifySqliteRanges(e, plan, opts)), verifyMs: 0 }
   const conv = new RowConverter(plan)
   const chunks = e.checkpoints.chunks(plan.id)
   const mismatches: string[] = []
   let repaired = 0
   let source: Checksum = EMPTY_J
   let target: Checksum = EMPTY_J
-
-  if (plan.rangeVerifiable && plan.key) {
-    for (const r of ranges(chunks, true)) {
-      let src = opts.reread ? await sourceSum(e, plan, r.lo, r.hi) : r.recorded
-      let tgt = (await readBack(e, plan, r, opts.log)) ?? targetSum(e, plan, conv, r.lo, r.hi)
-      if (!sameChecksum(src, tgt)) {
-        const { diff, source: side } = await keyedDiff(e, plan, r.lo, r.hi)
-        if (opts.repair) {
-          repaired += repairDiff(e, plan, diff, side)
-          src = await sourceSum(e, plan, r.lo, r.hi)
-          tgt = targetSum(e, plan, conv, r.lo, r.hi)
-        }
-        if (!sameChecksum(src, tgt)) {
-          const where = r.no >= 0 ? `chunk ${r.no}, ` : 'beyond the last copied key, '
-          mismatches.push(`${plan.id} -> ${plan.targetTable}: ${where}${describeRange(plan, r.lo, r.hi)}: source ${src.rows} rows, target ${tgt.rows} rows; ${showDiff(plan, diff)}`)
-        }
-      }
-      if (r.no >= 0) {
-        if (opts.reread) e.checkpoints.setChunkSource(plan.id, r.no, src)
-        e.checkpoints.setChunkResult(plan.id, r.no, tgt, sameChecksum(src, tgt))
-      }
-      source = combine(source, src)
-      target = combine(target, tgt)
-    }
-    return { ok: mismatches.length === 0, source, target, mismatches, verifyMs: 0, repaired }
-  }
 
   // Whole table: the key was transformed on the way (or there is none), so ranges do not line up.
   const recorded = chunks.reduce<Checksum>((acc, c) => combine(acc, parseSum(c)), EMPTY_J)

@@ -272,3 +272,23 @@ export function conflictError(plan: TablePlan, key: string, e: unknown): OpsErro
   if (e instanceof OpsError) return new OpsError(e.code, `${plan.id}, row ${key}: ${e.message}`)
   return new OpsError('OPS_E_TARGET', `${plan.id} -> ${plan.targetTable}: writing the row with key ${key} failed: ${msg}`)
 }
+
+/** Reads the canonical target row with a stored key, or null (the change log's rows, before and after they are applied). */
+export function targetRowReader(db: Database.Database, conv: RowConverter): (key: SqliteValue[]) => (string | null)[] | null {
+  const plan = conv.plan
+  const stmt = db
+    .prepare(`SELECT ${plan.columns.map((c) => q(c.target)).join(', ')} FROM ${q(plan.targetTable)} WHERE (${plan.targetKey.map(q).join(', ')}) = (${plan.targetKey.map(() => '?').join(', ')})`)
+    .raw(true)
+    .safeIntegers(true)
+  return (key) => {
+    const values = stmt.get(...key) as unknown[] | undefined
+    return values ? conv.fromTarget(values) : null
+  }
+}
+
+/** Orders stored keys as SQLite does (a range-verifiable plan's chunks are key ranges in that order). */
+export function keyComparer(db: Database.Database, width: number): (a: SqliteValue[], b: SqliteValue[]) => number {
+  const ph = `(${Array.from({ length: width }, () => '?').join(', ')})`
+  const stmt = db.prepare(`SELECT CASE WHEN ${ph} < ${ph} THEN -1 WHEN ${ph} = ${ph} THEN 0 ELSE 1 END`).pluck()
+  return (a, b) => Number(stmt.get(...a, ...b, ...a, ...b))
+}

@@ -99,6 +99,25 @@ export function combine(a: Checksum, b: Checksum): Checksum {
   return { rows: a.rows + b.rows, sum: `j:${hex8(s1)}${hex8(s2)}` }
 }
 
+/**
+ * A 'j:' checksum with some rows taken out and others put in, each given as its rowHash(): how a
+ * chunk's checksum follows the rows a change log names without reading the chunk again.
+ */
+export function adjustChecksum(c: Checksum, remove: readonly string[], add: readonly string[]): Checksum {
+  if (!c.sum.startsWith('j:')) throw new Error(`only row-hash checksums can be adjusted (${c.sum})`)
+  let s1 = parseInt(c.sum.slice(2, 10), 16)
+  let s2 = parseInt(c.sum.slice(10, 18), 16)
+  for (const h of remove) {
+    s1 = (s1 - parseInt(h.slice(0, 8), 16)) >>> 0
+    s2 = (s2 - parseInt(h.slice(8, 16), 16)) >>> 0
+  }
+  for (const h of add) {
+    s1 = (s1 + parseInt(h.slice(0, 8), 16)) >>> 0
+    s2 = (s2 + parseInt(h.slice(8, 16), 16)) >>> 0
+  }
+  return { rows: c.rows - remove.length + add.length, sum: `j:${hex8(s1)}${hex8(s2)}` }
+}
+
 export function sameChecksum(a: Checksum, b: Checksum): boolean {
   return a.rows === b.rows && a.sum === b.sum
 }
