@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
+import Database from 'better-sqlite3'
 import pg from 'pg'
 import { runMigration } from '../../../packages/migrate/src/run-migration.ts'
 import { waitForFreeze } from '../../../packages/migrate/src/sync/changes.ts'
@@ -131,5 +132,18 @@ describe('final sync by the change log, real PostgreSQL', () => {
     await client.query(`ALTER DATABASE ${server.database} RESET default_transaction_read_only`)
     // The engine's sessions carry the name the freeze leaves alone.
     assert.equal(ENGINE_APPLICATION_NAME, 'ocean-ops migrate-data')
+  })
+
+  it('a target written behind the engine\'s back since the cutover mark goes the whole way and is repaired', async () => {
+    assert.equal((await runMigration(s.options(server.url, { mode: 'mark-cutover' }))).report.ok, true)
+    const before = sqliteAll(s.sqlite, 'SELECT email FROM users WHERE id = 42')
+    const db = new Database(s.sqlite)
+    db.prepare("UPDATE users SET email = 'behind@example.org' WHERE id = 42").run()
+    db.close()
+    const lines: string[] = []
+    const out = await runMigration(s.options(server.url, { mode: 'changes', chunkRows: 500, log: (l) => lines.push(l) }))
+    assert.equal(out.report.ok, true, lines.join('\n'))
+    assert.ok(lines.some((l) => /users.*1 write\(s\) to its target since the cutover mark were not the engine's; synced the whole way/.test(l)), lines.join('\n'))
+    assert.deepEqual(sqliteAll(s.sqlite, 'SELECT email FROM users WHERE id = 42'), before)
   })
 })

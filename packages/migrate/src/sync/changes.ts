@@ -23,6 +23,7 @@ import { OpsError } from '@ocean-ops/common'
 import { CHANGES_SINCE_SQL, FROZEN_SQL, groupChanges, positionSql, CAPTURE_PRESENT_SQL, type ChangePosition, type TableChanges } from '../sources/change-capture.ts'
 import type { Source } from '../sources/introspect.ts'
 import { PostgresSource } from '../sources/postgres.ts'
+import { CHANGES } from './reverse.ts'
 import { verifySqliteRanges, verifyTable, type TableVerdict } from './verify-table.ts'
 
 export const POSITION_META = 'changes_position'
@@ -62,9 +63,25 @@ export async function changesTable(e: CopyContext, plan: TablePlan, set: ChangeS
   if (!set.from.tables.includes(name) || !set.now.tables.includes(name)) return 'its writes were not logged the whole time'
   const tc = set.byTable.get(name) ?? { keys: [], ops: { I: 0, U: 0, D: 0 }, whole: false }
   if (tc.whole) return 'a TRUNCATE, or a write the log could not key, was logged'
-  if (plan.targetKind === 'sqlite') return sqliteChanges(e, plan, tc, log)
+  if (plan.targetKind === 'sqlite') {
+    const behind = writtenSinceMark(e, plan)
+    if (behind) return `${behind} write(s) to its target since the cutover mark were not the engine's`
+    return sqliteChanges(e, plan, tc, log)
+  }
   if (plan.appendOnly) return appendOnlyChanges(e, plan, tc, log)
   return 'a DuckDB table that is not append-only'
+}
+
+/**
+ * Writes to a SQLite target since the cutover mark (its triggers log every one): none are the
+ * engine's before this run, so any means the target changed behind its back and the chunks'
+ * recorded checksums say nothing; 0 without a mark.
+ */
+function writtenSinceMark(e: CopyContext, plan: TablePlan): number {
+  const mark = e.checkpoints.mark<{ seq: number }>('cutover')
+  const db = sqliteOf(e, plan).db
+  if (!mark || !db.prepare("SELECT 1 FROM sqlite_master WHERE name = ?").get(CHANGES)) return 0
+  return Number((db.prepare(`SELECT count(*) AS n FROM ${CHANGES} WHERE tbl = ? AND seq > ?`).get(plan.targetTable, mark.data.seq) as { n: number }).n)
 }
 
 /** A row the log names: its key, and its hash in the target before the write, at the source, and in the target after. */
