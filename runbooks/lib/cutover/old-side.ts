@@ -8,6 +8,8 @@ import { captureInstallSql, captureRemoveSql, ENGINE_APPLICATION_NAME } from '@o
 export interface OldDb {
   /** Database name, from the inventory's oldDatabase URL. */
   database: string
+  /** The role the migration engine connects as (the URL's user): it reads the change log. */
+  user?: string
 }
 
 export function dbName(url: string): string {
@@ -42,7 +44,8 @@ export function unfreezeDbArgv(db: OldDb): string[] {
 
 /** Installs the change log (triggers into ocean_ops.changes) on every user table; prints how many tables it covers. */
 export function captureChangesArgv(db: OldDb): string[] {
-  return psql(db.database, captureInstallSql())
+  if (!db.user) throw new Error('the old database URL names no user: the change log needs the role the migration engine reads it as')
+  return psql(db.database, captureInstallSql(db.user))
 }
 
 /** Removes the change log (the old side serves again without its triggers). */

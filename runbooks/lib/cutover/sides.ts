@@ -58,7 +58,7 @@ export async function openSides(inv: Inventory): Promise<Sides> {
     newHost,
     docker,
     hetzner,
-    db: { database: dbName(inv.oldDatabase.url) },
+    db: { database: dbName(inv.oldDatabase.url), user: decodeURIComponent(new URL(inv.oldDatabase.url).username) || undefined },
     appUnit: typeof inv.oldHost.appUnit === 'string' ? inv.oldHost.appUnit : undefined,
     floatingIpId: fip.id,
     oldServerId,

@@ -33,7 +33,7 @@ before(async () => {
   await seedLegacy(client, { users: USERS, telemetry: TELEMETRY, invoices: 300 })
   s = scratch('ocean-migrate-changes')
   assert.equal((await runMigration(s.options(server.url, { chunkRows: 500 }))).report.ok, true)
-  await client.query(captureInstallSql())
+  await client.query(captureInstallSql(server.user))
 })
 
 after(async () => {
@@ -101,7 +101,7 @@ describe('final sync by the change log, real PostgreSQL', () => {
 
   it('without a recorded position (the log installed again) every table goes the whole way', async () => {
     await client.query(captureRemoveSql())
-    await client.query(captureInstallSql())
+    await client.query(captureInstallSql(server.user))
     await client.query("UPDATE users SET email = 'after-reinstall@example.org' WHERE id = 8")
     const lines: string[] = []
     const out = await runMigration(s.options(server.url, { mode: 'changes', chunkRows: 500, log: (l) => lines.push(l) }))

@@ -2,7 +2,7 @@
 // one `sh -c` script of the backup, whose paths are quoted).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { advanceSequencesArgv, backupArgv, dbName, freezeDbArgv, unfreezeDbArgv, unitArgv } from '../../../runbooks/lib/cutover/old-side.ts'
+import { advanceSequencesArgv, backupArgv, captureChangesArgv, dbName, dropCaptureArgv, freezeDbArgv, unfreezeDbArgv, unitArgv } from '../../../runbooks/lib/cutover/old-side.ts'
 
 describe('old side commands', () => {
   it('takes the database name from the URL and refuses names that are not plain identifiers', () => {
@@ -19,6 +19,19 @@ describe('old side commands', () => {
     assert.equal(u[u.indexOf('-d') + 1], 'postgres')
     assert.match(u.at(-1)!, /RESET default_transaction_read_only/)
     assert.ok(f.includes('ON_ERROR_STOP=1'))
+    // The migration engine's sessions only read; a warm final sync waits on them for this freeze.
+    assert.match(f.at(-1)!, /AND application_name IS DISTINCT FROM 'ocean-ops migrate-data'$/)
+  })
+
+  it('installs the change log in the old database itself, readable by the engine\'s role, and removes it whole', () => {
+    const c = captureChangesArgv({ database: 'ocean', user: 'mig"rator' })
+    assert.equal(c[c.indexOf('-d') + 1], 'ocean')
+    assert.match(c.at(-1)!, /GRANT USAGE ON SCHEMA ocean_ops TO "mig""rator";\nGRANT SELECT ON ocean_ops.changes, ocean_ops.capture TO "mig""rator";/)
+    assert.match(c.at(-1)!, /REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT/)
+    assert.throws(() => captureChangesArgv({ database: 'ocean' }), /names no user/)
+    const d = dropCaptureArgv({ database: 'ocean' }).at(-1)!
+    assert.match(d, /DROP TRIGGER %I ON %I\.%I/)
+    assert.match(d, /DROP SCHEMA IF EXISTS ocean_ops CASCADE;$/)
   })
 
   it('writes the backup whole or not at all, owner-only, and lists it', () => {

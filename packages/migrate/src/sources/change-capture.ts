@@ -15,8 +15,12 @@ export const CAPTURE_SCHEMA = 'ocean_ops'
 
 const TRIGGERS = ['ocean_ops_ins', 'ocean_ops_upd', 'ocean_ops_del', 'ocean_ops_trunc'] as const
 
-/** Installs (or completes) the change log on every ordinary table of the user schemas; idempotent. */
-export function captureInstallSql(): string {
+/**
+ * Installs (or completes) the change log on every ordinary table of the user schemas; idempotent.
+ * `reader`: the role the migration engine connects as, given read access to the log.
+ */
+export function captureInstallSql(reader: string): string {
+  const role = `"${reader.replace(/"/g, '""')}"`
   return `
 CREATE SCHEMA IF NOT EXISTS ocean_ops;
 CREATE TABLE IF NOT EXISTS ocean_ops.changes (
@@ -69,6 +73,8 @@ DO $d$ DECLARE r record; BEGIN
     END IF;
   END LOOP;
 END $d$;
+GRANT USAGE ON SCHEMA ocean_ops TO ${role};
+GRANT SELECT ON ocean_ops.changes, ocean_ops.capture TO ${role};
 SELECT count(DISTINCT tgrelid) FROM pg_trigger WHERE tgname = 'ocean_ops_ins';`
 }
 
