@@ -5,6 +5,7 @@
 import path from 'node:path'
 import { analyticsBench } from './analytics.ts'
 import { batchIngestBench } from './batch.ts'
+import { cutoverBench } from './cutover.ts'
 import { exportBench } from './export.ts'
 import { singleIngestBench } from './ingest.ts'
 import { lookupsBench } from './lookups.ts'
@@ -18,6 +19,7 @@ const BENCHES: Record<string, { title: string; run: (ctx: BenchContext) => Promi
   lookups: { title: '3 user lookup and session validate at 10k req/s vs hello-world', run: lookupsBench },
   analytics: { title: '4 analytics on 10 M rows (quick: 1 M) vs PostgreSQL 15 and plain DuckDB', run: analyticsBench },
   export: { title: '7 analytics export of 5 M rows (quick: 1 M) in each format: service RSS vs the same export of a fifth of the rows', run: exportBench },
+  cutover: { title: '8 cutover write freeze on the lab at 1 M and 5 M telemetry rows (quick: 0.2 M and 1 M), clients writing: 5 M vs 1 M', run: cutoverBench },
   migrate: { title: '6 data migration PG -> DuckDB (5 M rows) and SQLite (1 M) incl. verification vs psql COPY and psql | sqlite3 (+ RSS), reverse SQLite -> PG (5 M) vs pgloader', run: migrateBench },
 }
 // RSS (benchmark 5) is sampled during 1 and 2.

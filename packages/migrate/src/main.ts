@@ -8,7 +8,7 @@
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { isOpsError, OpsError } from '@ocean-ops/common'
-import { READY_LINE, RESULT_PREFIX } from './report.ts'
+import { READY_LINE, RESULT_PREFIX, TARGETS_OPEN_LINE } from './report.ts'
 import { waitForFreeze } from './sync/changes.ts'
 import { mappingFromEnv } from './plan/mapping.ts'
 import { runMigration, type Mode } from './run-migration.ts'
@@ -66,6 +66,7 @@ async function main(): Promise<void> {
             log('  the source is frozen: the final sync starts')
           }
         : undefined,
+      onTargetsOpen: values['wait-freeze'] ? () => process.stdout.write(`${TARGETS_OPEN_LINE}\n`) : undefined,
     })
   const outs: Array<Awaited<ReturnType<typeof runMigration>>> = []
   for (const mode of modes) outs.push(await runOne(mode))

@@ -56,6 +56,8 @@ export interface MigrateOptions {
    * opened as soon as the stopping API lets go of it).
    */
   waitFor?: (source: Source) => Promise<void>
+  /** Called once the target files are open (the warm final sync's API may then boot and wait for DuckDB's lock). */
+  onTargetsOpen?: () => void
 }
 
 export interface MigrationOutcome {
@@ -213,6 +215,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     if (needSqlite) sqlite = SqliteTarget.open(opts.sqlite)
     if (sqlite && opts.mode === 'copy') targetSums = new TargetSums(sqlite.file)
     if (needDuckdb) duckdb = await openDuckdb(opts, log)
+    opts.onTargetsOpen?.()
 
     // The change log's position is taken before anything is read: what changes from here is the next run's.
     const position = opts.mode === 'delta' || opts.mode === 'changes' ? await takePosition(main) : null

@@ -16,7 +16,7 @@ import { OpsError } from '@ocean-ops/common'
 import { bufferProblem, drainNewBuffer } from './new-buffer.ts'
 import { MAPPING_ENV, type MappingFile } from '@ocean-ops/migrate'
 import type { Mode } from '@ocean-ops/migrate'
-import { READY_LINE, RESULT_PREFIX, type MigrationReport } from '@ocean-ops/migrate'
+import { READY_LINE, RESULT_PREFIX, TARGETS_OPEN_LINE, type MigrationReport } from '@ocean-ops/migrate'
 
 export interface OnNewHostOptions {
   /** Several modes run in order in one container (e.g. the cutover's delta, then mark-cutover). */
@@ -99,6 +99,7 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
   const t0 = performance.now()
   const at = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`
   let container: Docker.Container | undefined
+  let earlyStart: Promise<unknown> | undefined
   try {
     // Everything that does not need the API stopped is done first: the stop-to-start gap is the
     // cutover's write freeze.
@@ -123,6 +124,11 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
     outLines.on('line', (line) => {
       if (line.startsWith(RESULT_PREFIX)) result = JSON.parse(line.slice(RESULT_PREFIX.length)) as OnNewHostResult
       else if (line === READY_LINE) o.onReady?.()
+      // A warm DuckDB run holds telemetry.duckdb now: the API boots meanwhile and takes the file when
+      // the engine lets go of it (OCEAN_DUCKDB_LOCK_WAIT_SECONDS), so its start is not added after.
+      else if (line === TARGETS_OPEN_LINE) {
+        if (startAfter && o.waitFreeze) earlyStart ??= docker.getContainer(names.ocean).start().catch(() => undefined)
+      }
       else o.log(line)
     })
     readline.createInterface({ input: stderr, crlfDelay: Infinity }).on('line', (line) => o.log(line))
@@ -158,6 +164,7 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
     const cleanup = Promise.all([container?.remove({ force: true }).catch(() => undefined), relay.close()])
     try {
       if (startAfter && !newHost.closed) {
+        await earlyStart
         // 304: running already. Anything else (the SSH connection dropped) fails now, not after the wait.
         await docker.getContainer(names.ocean).start().catch((e: { statusCode?: number }) => {
           if (e.statusCode !== 304) throw e

@@ -37,6 +37,8 @@ export interface OceanConfig {
   hotMaxAgeMs: number
   duckdbMemoryLimit: string
   duckdbThreads: number
+  /** How long to wait for telemetry.duckdb while another process holds it (a migration engine finishing). */
+  duckdbLockWaitMs: number
   logLevel: string
   version: string
 }
@@ -104,6 +106,7 @@ export function loadConfig(env: Env = process.env): OceanConfig {
     hotMaxAgeMs: int(env, 'OCEAN_HOT_MAX_AGE_MS', 60_000, 100, 86_400_000),
     duckdbMemoryLimit: env.OCEAN_DUCKDB_MEMORY_LIMIT ?? '256MB',
     duckdbThreads: int(env, 'OCEAN_DUCKDB_THREADS', 2, 1, 64),
+    duckdbLockWaitMs: int(env, 'OCEAN_DUCKDB_LOCK_WAIT_SECONDS', 60, 0, 3600) * 1000,
     logLevel: env.OCEAN_LOG_LEVEL ?? 'info',
     version: env.OCEAN_VERSION ?? '0.1.0',
   }

@@ -26,6 +26,7 @@ export function storeOptions(config: OceanConfig): Parameters<typeof TelemetrySt
     threads: config.duckdbThreads,
     hotMaxRows: config.hotMaxRows,
     hotMaxAgeMs: config.hotMaxAgeMs,
+    lockWaitMs: config.duckdbLockWaitMs,
   }
 }
 

@@ -21,6 +21,8 @@ export interface TelemetryStoreOptions {
   threads: number
   hotMaxRows: number
   hotMaxAgeMs: number
+  /** Wait this long for the file while another process holds its lock (default: fail at once). */
+  lockWaitMs?: number
 }
 
 const COLUMNS = 'sensor_id, ts, value, data'
@@ -54,11 +56,7 @@ export class TelemetryStore {
   static async open(opts: TelemetryStoreOptions): Promise<TelemetryStore> {
     fs.mkdirSync(opts.dataDir, { recursive: true })
     const tmp = path.join(opts.dataDir, 'duckdb-tmp')
-    const instance = await DuckDBInstance.create(path.join(opts.dataDir, 'telemetry.duckdb'), {
-      memory_limit: opts.memoryLimit,
-      threads: String(opts.threads),
-      temp_directory: tmp,
-    })
+    const instance = await openWhenFree(path.join(opts.dataDir, 'telemetry.duckdb'), { memory_limit: opts.memoryLimit, threads: String(opts.threads), temp_directory: tmp }, opts.lockWaitMs ?? 0)
     const writer = await instance.connect()
     const readers = await Promise.all(Array.from({ length: READERS }, () => instance.connect()))
     const store = new TelemetryStore(instance, writer, readers, opts)
@@ -270,5 +268,21 @@ export class TelemetryStore {
     this.writer.closeSync()
     for (const r of this.readers) r.closeSync()
     this.instance.closeSync()
+  }
+}
+
+/**
+ * Opens the DuckDB file; while another process holds its lock (the cutover's final-sync engine
+ * finishing, so this one can boot meanwhile), tries again every 50 ms for up to `waitMs`.
+ */
+async function openWhenFree(file: string, options: Record<string, string>, waitMs: number): Promise<DuckDBInstance> {
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    try {
+      return await DuckDBInstance.create(file, options)
+    } catch (e) {
+      if (!/lock/i.test((e as Error).message) || Date.now() >= deadline) throw e
+      await new Promise((r) => setTimeout(r, 50))
+    }
   }
 }
