@@ -9,7 +9,7 @@ import { OpsError } from '@ocean-ops/common'
 import { Checkpoints } from './state/checkpoints.ts'
 import { copyTable, targetLabel, type CopyContext } from './sync/copy-table.ts'
 import { deltaTable, type DeltaResult } from './sync/delta.ts'
-import { changesSince, changesTable, POSITION_META, takePosition, type ChangeSet } from './sync/changes.ts'
+import { changesSince, changesTable, POSITION_META, TELEMETRY_META, takePosition, type ChangeSet } from './sync/changes.ts'
 import type { ChangePosition } from './sources/change-capture.ts'
 import { refusedIds, refusedLines, type RefusedIds } from './plan/id-check.ts'
 import { redactUrl, type Source } from './sources/introspect.ts'
@@ -287,6 +287,13 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
         const t0 = performance.now()
         const steps = await duckdb.compact()
         if (steps) log(`  telemetry: compacted into sorted partitions (${steps} step(s), ${fmtSeconds((performance.now() - t0) / 1000)})`)
+      }
+      // The verified telemetry's checksum and where its rows lie: a changes run whose layout is
+      // still this one checks only what it adds (see changes.ts).
+      const telemetry = plans.find((p) => p.targetKind === 'telemetry')
+      if (duckdb && telemetry) {
+        const v = verdicts.find((x) => x.id === telemetry.id)?.verdict
+        checkpoints.setMeta(TELEMETRY_META, v?.ok ? JSON.stringify({ target: v.target, layout: await duckdb.telemetryLayout() }) : '')
       }
     } else if (opts.mode === 'mark-cutover') {
       await markCutover(contextFor(main), plans, log)

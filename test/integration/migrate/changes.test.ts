@@ -8,6 +8,8 @@ import crypto from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import pg from 'pg'
+import path from 'node:path'
+import { TelemetryStore, type PackedEvent } from '../../../services/ocean/src/stores/duckdb-store.ts'
 import { runMigration } from '../../../packages/migrate/src/run-migration.ts'
 import { waitForFreeze } from '../../../packages/migrate/src/sync/changes.ts'
 import { captureInstallSql, captureRemoveSql, ENGINE_APPLICATION_NAME } from '../../../packages/migrate/src/sources/change-capture.ts'
@@ -71,7 +73,7 @@ describe('final sync by the change log, real PostgreSQL', () => {
     assert.ok(!lines.some((l) => /synced the whole way/.test(l) && !/audit_log/.test(l)), lines.join('\n'))
     const users = lines.find((l) => /users: \d+ logged key/.test(l))
     assert.match(users ?? '', /users: 5 logged key\(s\) \(5 written, 0 deleted\)/, lines.join('\n'))
-    assert.ok(lines.some((l) => /telemetry: 321 logged insert/.test(l)), lines.join('\n'))
+    assert.ok(lines.some((l) => /telemetry: 321 logged insert.*321 row\(s\) appended; only the rows added checked/.test(l)), lines.join('\n'))
 
     assert.deepEqual(sqliteAll(s.sqlite, "SELECT count(*) FROM users WHERE email IN ('early@example.org', 'inside@example.org', 'changed-7@example.org', 'changed-1200@example.org', 'changed-1999@example.org')"), [[5n]])
     assert.match(String(sqliteAll(s.sqlite, "SELECT value FROM metadata WHERE key = 'setting.9'")[0]![0]), /by the log/)
@@ -145,5 +147,16 @@ describe('final sync by the change log, real PostgreSQL', () => {
     assert.equal(out.report.ok, true, lines.join('\n'))
     assert.ok(lines.some((l) => /users.*1 write\(s\) to its target since the cutover mark were not the engine's; synced the whole way/.test(l)), lines.join('\n'))
     assert.deepEqual(sqliteAll(s.sqlite, 'SELECT email FROM users WHERE id = 42'), before)
+  })
+
+  it('telemetry stored behind the engine\'s back changes its layout: the whole table is checked and the run refuses', async () => {
+    const store = await TelemetryStore.open({ dataDir: path.dirname(s.duckdb), memoryLimit: '256MB', threads: 1, hotMaxRows: 200_000, hotMaxAgeMs: 60_000 })
+    const at = Date.now()
+    await store.append([{ id: `${at}-0`, events: [['behind-the-engine', at, 1, null] as PackedEvent] }])
+    store.close()
+    await client.query("INSERT INTO telemetry (sensor_id, ts, value) VALUES ('sensor-after', now(), 2)")
+    const lines: string[] = []
+    await assert.rejects(runMigration(s.options(server.url, { mode: 'changes', chunkRows: 500, log: (l) => lines.push(l) })), (e: Error & { code?: string }) => e.code === 'OPS_E_MIGRATE_MISMATCH' && /telemetry/.test(e.message) && /1 only in target/.test(e.message))
+    assert.ok(lines.some((l) => /telemetry: 1 logged insert.*checked whole/.test(l)), lines.join('\n'))
   })
 })

@@ -237,6 +237,22 @@ export class DuckdbTarget {
     return plan.targetKind === 'telemetry' ? 'telemetry' : q(plan.targetTable)
   }
 
+  /**
+   * Where telemetry's rows lie: each sealed partition (name, rows) and the hot table's row count.
+   * Partitions are written once (compaction makes new ones and drops old ones), so an unchanged
+   * layout with nothing hot holds exactly the rows it held when last verified.
+   */
+  async telemetryLayout(): Promise<string> {
+    const parts = await this.rows('SELECT name, rows::VARCHAR FROM telemetry_parts ORDER BY name')
+    const [hot] = await this.rows('SELECT count(*)::VARCHAR FROM telemetry_hot')
+    return JSON.stringify({ parts, hot: Number(hot?.[0] ?? 0) })
+  }
+
+  /** The checksum of telemetry's hot rows only (in the telemetry view's form: the same columns, the same hash). */
+  async hotChecksum(plan: TablePlan): Promise<Checksum> {
+    return this.checksumOf(`SELECT count(*)::VARCHAR, COALESCE(sum(hash(${this.targetColumns(plan)})), 0)::VARCHAR FROM telemetry_hot`)
+  }
+
   async targetChecksum(plan: TablePlan, lo: string[] | null = null, hi: string[] | null = null): Promise<Checksum> {
     const where = plan.targetKey.length && (lo || hi) ? this.rangeWhere(plan, lo, hi) : 'true'
     return this.checksumOf(`SELECT count(*)::VARCHAR, COALESCE(sum(hash(${this.targetColumns(plan)})), 0)::VARCHAR FROM ${this.targetRelation(plan)} WHERE ${where}`)
