@@ -171,6 +171,9 @@ async function sqliteChanges(e: CopyContext, plan: TablePlan, tc: TableChanges, 
     // Verified as a whole: the table's recorded sums follow the named rows.
     const was = state.status === 'verified' && state.target_sum !== null && state.source_sum === state.target_sum && state.source_rows === state.target_rows ? { rows: state.target_rows!, sum: state.target_sum } : null
     if (!was) return 'the last run did not verify it'
+    // Unverified until this run ends: the journal and the target are two files, so an interrupted
+    // run must not leave sums that no longer describe the rows (its resumption goes the whole way).
+    if (tc.keys.length) e.checkpoints.setStatus(plan.id, 'mismatch', 'final sync in progress')
     const { rows, written, deleted } = await writeNamed(e, plan, conv, tc.keys, keyOf)
     const appended = await copyChunks(e, plan, lastKey, state.next_chunk, progress)
     const mismatches = readAfter(e, plan, conv, rows)
@@ -205,6 +208,11 @@ async function sqliteChanges(e: CopyContext, plan: TablePlan, tc: TableChanges, 
   }
   // Chunks the previous run left unverified are compared whole, whatever the log says.
   const recheck = new Set(chunks.filter((c) => c.status !== 'verified' || c.target_sum !== `${c.rows}:${c.source_sum}`).map((c) => c.chunk_no))
+  // The chunks about to change are unverified until their sums follow (an interrupted run's resumption compares them whole).
+  for (const keyText of tc.keys) {
+    const c = chunkOf(conv.storeKey(keyText))
+    if (c && !recheck.has(c.chunk_no)) e.checkpoints.setChunkResult(plan.id, c.chunk_no, recordedTarget(c)!, false, 'final sync in progress')
+  }
   const { rows, written, deleted } = await writeNamed(e, plan, conv, tc.keys, keyOf)
   const mismatches = readAfter(e, plan, conv, rows)
   const perChunk = new Map<ChunkState, NamedRow[]>()
