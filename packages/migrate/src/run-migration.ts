@@ -9,7 +9,7 @@ import { OpsError } from '@ocean-ops/common'
 import { Checkpoints } from './state/checkpoints.ts'
 import { copyTable, targetLabel, type CopyContext } from './sync/copy-table.ts'
 import { deltaTable, type DeltaResult } from './sync/delta.ts'
-import { changesSince, changesTable, POSITION_META, TELEMETRY_META, takePosition, type ChangeSet } from './sync/changes.ts'
+import { changesSince, changesTable, POSITION_META, takePosition, type ChangeSet } from './sync/changes.ts'
 import type { ChangePosition } from './sources/change-capture.ts'
 import { refusedIds, refusedLines, type RefusedIds } from './plan/id-check.ts'
 import { redactUrl, type Source } from './sources/introspect.ts'
@@ -204,17 +204,25 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
       }
     }
 
+    const needSqlite = plans.some((p) => p.targetKind === 'sqlite')
+    const needDuckdb = plans.some((p) => p.targetKind !== 'sqlite')
+    let telemetryAtWait: CopyContext['telemetryAtWait']
     if (opts.waitFor) {
-      // The second lane's connection is opened now too: after the wait only the work is left.
+      // Everything that needs no freeze is done before it: the second lane's connection, the target
+      // files opened (the API is stopped for a DuckDB run, so the file is free; held from here,
+      // nothing else writes it) and telemetry's whole checksum taken, so the frozen run reads only
+      // what it adds.
       if (opts.parallel !== false && new Set(plans.map((p) => p.targetKind === 'sqlite')).size > 1) sources.push(await connectSource(opts.source))
+      if (needSqlite) sqlite = SqliteTarget.open(opts.sqlite)
+      if (needDuckdb) duckdb = await openDuckdb(opts, log)
+      const telemetry = plans.find((p) => p.targetKind === 'telemetry')
+      if (duckdb && telemetry) telemetryAtWait = { whole: await duckdb.targetChecksum(telemetry), hot: await duckdb.hotChecksum(telemetry) }
       await opts.waitFor(main)
     }
     const ids = opts.mode === 'copy' ? await checkIds(main, plans, log) : new Map<string, RefusedIds>()
-    const needSqlite = plans.some((p) => p.targetKind === 'sqlite')
-    const needDuckdb = plans.some((p) => p.targetKind !== 'sqlite')
-    if (needSqlite) sqlite = SqliteTarget.open(opts.sqlite)
+    if (needSqlite && !sqlite) sqlite = SqliteTarget.open(opts.sqlite)
     if (sqlite && opts.mode === 'copy') targetSums = new TargetSums(sqlite.file)
-    if (needDuckdb) duckdb = await openDuckdb(opts, log)
+    if (needDuckdb && !duckdb) duckdb = await openDuckdb(opts, log)
     opts.onTargetsOpen?.()
 
     // The change log's position is taken before anything is read: what changes from here is the next run's.
@@ -230,7 +238,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     const verdicts: Array<{ id: string; verdict: TableVerdict }> = []
     const deltas = new Map<string, DeltaResult>()
     let reverse: ReverseResult[] | undefined
-    const contextFor = (source: Source): CopyContext => ({ source, sqlite, duckdb, checkpoints: checkpoints!, targetSums })
+    const contextFor = (source: Source): CopyContext => ({ source, sqlite, duckdb, checkpoints: checkpoints!, targetSums, telemetryAtWait })
 
     const perTable = async (e: CopyContext, plan: TablePlan): Promise<void> => {
       const label = `  ${plan.id} -> ${targetLabel(plan)}`
@@ -288,20 +296,16 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
         const steps = await duckdb.compact()
         if (steps) log(`  telemetry: compacted into sorted partitions (${steps} step(s), ${fmtSeconds((performance.now() - t0) / 1000)})`)
       }
-      // The verified telemetry's checksum and where its rows lie: a changes run whose layout is
-      // still this one checks only what it adds (see changes.ts).
-      const telemetry = plans.find((p) => p.targetKind === 'telemetry')
-      if (duckdb && telemetry) {
-        const v = verdicts.find((x) => x.id === telemetry.id)?.verdict
-        checkpoints.setMeta(TELEMETRY_META, v?.ok ? JSON.stringify({ target: v.target, layout: await duckdb.telemetryLayout() }) : '')
-      }
+
     } else if (opts.mode === 'mark-cutover') {
       await markCutover(contextFor(main), plans, log)
     } else if (opts.mode === 'reverse') {
       reverse = await reverseSync(contextFor(main), plans, { lookbackMs: opts.lookbackMs ?? 3_600_000, log })
     }
 
-    const fk = sqlite && opts.mode !== 'reverse' && opts.mode !== 'mark-cutover' ? sqlite.foreignKeyViolations() : []
+    // Every foreign key of the file is checked (a scan of every child table) after a copy or a delta;
+    // a changes run, inside the freeze, leaves that to the pre-sync's delta before it.
+    const fk = sqlite && opts.mode !== 'reverse' && opts.mode !== 'mark-cutover' && opts.mode !== 'changes' ? sqlite.foreignKeyViolations() : []
     const fkLines = fk.map((v) => `${v.table} row ${v.rowid ?? '?'} references a missing ${v.parent} row`)
     for (const p of plans) if (p.dropped.length) notes.push(`${p.id}: source columns not copied: ${p.dropped.join(', ')}`)
     const tablesOut = plans.map((p) => {

@@ -73,7 +73,7 @@ describe('final sync by the change log, real PostgreSQL', () => {
     assert.ok(!lines.some((l) => /synced the whole way/.test(l) && !/audit_log/.test(l)), lines.join('\n'))
     const users = lines.find((l) => /users: \d+ logged key/.test(l))
     assert.match(users ?? '', /users: 5 logged key\(s\) \(5 written, 0 deleted\)/, lines.join('\n'))
-    assert.ok(lines.some((l) => /telemetry: 321 logged insert.*321 row\(s\) appended; only the rows added checked/.test(l)), lines.join('\n'))
+    assert.ok(lines.some((l) => /telemetry: 321 logged insert.*321 row\(s\) appended; checked whole/.test(l)), lines.join('\n'))
 
     assert.deepEqual(sqliteAll(s.sqlite, "SELECT count(*) FROM users WHERE email IN ('early@example.org', 'inside@example.org', 'changed-7@example.org', 'changed-1200@example.org', 'changed-1999@example.org')"), [[5n]])
     assert.match(String(sqliteAll(s.sqlite, "SELECT value FROM metadata WHERE key = 'setting.9'")[0]![0]), /by the log/)
@@ -116,6 +116,7 @@ describe('final sync by the change log, real PostgreSQL', () => {
     const writer = await connect()
     await writer.query('BEGIN')
     await writer.query("INSERT INTO users (username, email) VALUES ('in-flight', 'in-flight@example.org')")
+    await client.query("INSERT INTO telemetry (sensor_id, ts, value) SELECT 'sensor-warm', now(), i FROM generate_series(1, 45) i")
     const lines: string[] = []
     let done = false
     const run = runMigration(s.options(server.url, { mode: 'changes', chunkRows: 500, log: (l) => lines.push(l), waitFor: (src) => waitForFreeze(src, (l) => lines.push(l), 30_000) })).finally(() => (done = true))
@@ -131,6 +132,8 @@ describe('final sync by the change log, real PostgreSQL', () => {
     const out = await run
     assert.equal(out.report.ok, true, lines.join('\n'))
     assert.deepEqual(sqliteAll(s.sqlite, "SELECT count(*) FROM users WHERE email = 'in-flight@example.org'"), [[1n]])
+    // Telemetry's whole checksum was taken before the freeze: after it, only the rows added are read.
+    assert.ok(lines.some((l) => /telemetry: 45 logged insert.*45 row\(s\) appended; checked against its checksum before the freeze and the rows added/.test(l)), lines.join('\n'))
     await client.query(`ALTER DATABASE ${server.database} RESET default_transaction_read_only`)
     // The engine's sessions carry the name the freeze leaves alone.
     assert.equal(ENGINE_APPLICATION_NAME, 'ocean-ops migrate-data')
@@ -149,14 +152,14 @@ describe('final sync by the change log, real PostgreSQL', () => {
     assert.deepEqual(sqliteAll(s.sqlite, 'SELECT email FROM users WHERE id = 42'), before)
   })
 
-  it('telemetry stored behind the engine\'s back changes its layout: the whole table is checked and the run refuses', async () => {
+  it('telemetry stored behind the engine\'s back: the checksum before the freeze holds it, the whole table is compared and the run refuses', async () => {
     const store = await TelemetryStore.open({ dataDir: path.dirname(s.duckdb), memoryLimit: '256MB', threads: 1, hotMaxRows: 200_000, hotMaxAgeMs: 60_000 })
     const at = Date.now()
     await store.append([{ id: `${at}-0`, events: [['behind-the-engine', at, 1, null] as PackedEvent] }])
     store.close()
     await client.query("INSERT INTO telemetry (sensor_id, ts, value) VALUES ('sensor-after', now(), 2)")
     const lines: string[] = []
-    await assert.rejects(runMigration(s.options(server.url, { mode: 'changes', chunkRows: 500, log: (l) => lines.push(l) })), (e: Error & { code?: string }) => e.code === 'OPS_E_MIGRATE_MISMATCH' && /telemetry/.test(e.message) && /1 only in target/.test(e.message))
+    await assert.rejects(runMigration(s.options(server.url, { mode: 'changes', chunkRows: 500, log: (l) => lines.push(l), waitFor: async () => undefined })), (e: Error & { code?: string }) => e.code === 'OPS_E_MIGRATE_MISMATCH' && /telemetry/.test(e.message) && /1 only in target/.test(e.message))
     assert.ok(lines.some((l) => /telemetry: 1 logged insert.*checked whole/.test(l)), lines.join('\n'))
   })
 })

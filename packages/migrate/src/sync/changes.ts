@@ -27,8 +27,6 @@ import { CHANGES } from './reverse.ts'
 import { verifySqliteRanges, verifyTable, type TableVerdict } from './verify-table.ts'
 
 export const POSITION_META = 'changes_position'
-/** The last verified telemetry checksum and the layout of its rows then (DuckdbTarget.telemetryLayout). */
-export const TELEMETRY_META = 'telemetry_verified'
 
 /** The change log's position now, or null (not PostgreSQL, or no change log installed). */
 export async function takePosition(source: Source): Promise<ChangePosition | null> {
@@ -184,7 +182,7 @@ async function sqliteChanges(e: CopyContext, plan: TablePlan, tc: TableChanges, 
     for (const c of e.checkpoints.chunks(plan.id)) e.checkpoints.setChunkResult(plan.id, c.chunk_no, target, ok)
     const verdict: TableVerdict = { ok, source: ok ? target : was, target, mismatches, verifyMs: performance.now() - t0, repaired: deleted }
     e.checkpoints.finishVerify(plan.id, { ok, source: verdict.source, target, verifyMs: verdict.verifyMs, detail: mismatches.join('\n') || undefined })
-    log(`  ${plan.id}: ${rows.length} logged key(s) (${written} written, ${deleted} deleted), checked row by row; ${target.rows} rows`)
+    log(`  ${plan.id}: ${rows.length} logged key(s) (${written} written, ${deleted} deleted), checked row by row; ${target.rows} rows (${Math.round(verdict.verifyMs)} ms)`)
     return { appended, updated: written, repaired: deleted, watermark: state.watermark, verdict }
   }
 
@@ -239,7 +237,7 @@ async function sqliteChanges(e: CopyContext, plan: TablePlan, tc: TableChanges, 
   mismatches.push(...whole.mismatches)
   const verdict = tableVerdict(e.checkpoints.chunks(plan.id), whole, mismatches, performance.now() - t0)
   e.checkpoints.finishVerify(plan.id, { ok: verdict.ok, source: verdict.source, target: verdict.target, verifyMs: verdict.verifyMs, detail: mismatches.join('\n') || undefined })
-  log(`  ${plan.id}: ${rows.length} logged key(s) (${written} written, ${deleted} deleted), checked row by row; ${recheck.size - 1} chunk(s) compared whole`)
+  log(`  ${plan.id}: ${rows.length} logged key(s) (${written} written, ${deleted} deleted), checked row by row; ${recheck.size - 1} chunk(s) compared whole (${Math.round(verdict.verifyMs)} ms)`)
   return { appended, updated: written, repaired: deleted + whole.repaired, watermark: state.watermark, verdict }
 }
 
@@ -288,18 +286,17 @@ async function appendOnlyChanges(e: CopyContext, plan: TablePlan, tc: TableChang
     const now = await e.source.count(plan.source, where || undefined)
     if (now !== c.rows) return `chunk ${c.chunk_no} holds ${now} source rows, ${c.rows} were copied (rows committed late inside a copied range)`
   }
-  // Telemetry whose rows lie where they lay when last verified: its checksum then, less the hot
-  // rows before this run's tail, plus the hot rows after it, is its checksum now (no scan of the sealed partitions).
-  const recorded = plan.targetKind === 'telemetry' && e.duckdb ? e.checkpoints.meta(TELEMETRY_META) : undefined
-  const was = recorded ? (JSON.parse(recorded) as { target: Checksum; layout: string }) : null
+  // A warm run took telemetry's whole checksum before the freeze and has held the file since: that,
+  // less the hot rows then, plus the hot rows after this run's tail, is its checksum now (only the
+  // hot rows are read, never the sealed partitions).
+  const at = plan.targetKind === 'telemetry' ? e.telemetryAtWait : undefined
   const duck = e.duckdb
-  const hotBefore = was && duck && (await duck.telemetryLayout()) === was.layout ? await duck.hotChecksum(plan) : null
   const progress = new TableProgress(`  ${plan.id} (final)`, 0, log)
   const appended = await copyChunks(e, plan, state.last_key ? (JSON.parse(state.last_key) as string[]) : null, state.next_chunk, progress)
   let verdict: TableVerdict | null = null
-  if (was && duck && hotBefore) {
+  if (at && duck) {
     const t0 = performance.now()
-    const target = addDuckSums(addDuckSums(was.target, hotBefore, -1), await duck.hotChecksum(plan), 1)
+    const target = addDuckSums(addDuckSums(at.whole, at.hot, -1), await duck.hotChecksum(plan), 1)
     const source = e.checkpoints.chunks(plan.id).reduce<Checksum>((acc, c) => combine(acc, { rows: c.rows, sum: c.source_sum }), { rows: 0, sum: 'd:0' })
     if (source.rows === target.rows && source.sum === target.sum) {
       verdict = { ok: true, source, target, mismatches: [], verifyMs: performance.now() - t0, repaired: 0 }
@@ -308,7 +305,7 @@ async function appendOnlyChanges(e: CopyContext, plan: TablePlan, tc: TableChang
     }
   }
   // Otherwise (another layout, or a difference to narrow down): the whole table against the recorded checksums.
-  const how = verdict ? 'only the rows added checked (the sealed partitions are as verified)' : 'checked whole'
+  const how = verdict ? 'checked against its checksum before the freeze and the rows added' : 'checked whole'
   verdict ??= await verifyTable(e, plan, { reread: false, repair: false, log })
   log(`  ${plan.id}: ${tc.ops.I} logged insert(s), ${touched.size} copied chunk(s) recounted, ${appended} row(s) appended; ${how}`)
   return { appended, updated: 0, repaired: 0, watermark: state.watermark, verdict }

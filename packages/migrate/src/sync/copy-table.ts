@@ -4,6 +4,7 @@
 // most (SQLite: not even that, rows are written as they arrive). A table without a key is one
 // chunk, restarted from scratch if interrupted. Into DuckDB, the next chunk's CSV is read from the
 // source into its file while DuckDB loads the current one (one chunk ahead, on disk).
+import type { Checksum } from '../values/checksum.ts'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { OpsError } from '@ocean-ops/common'
@@ -24,6 +25,8 @@ export interface CopyContext {
   checkpoints: Checkpoints
   /** Copy mode: reads committed SQLite chunks back in a worker thread for the verification. */
   targetSums?: TargetSums
+  /** A warm final sync: telemetry's whole checksum and its hot rows', taken before the freeze with the file held since. */
+  telemetryAtWait?: { whole: Checksum; hot: Checksum }
 }
 
 /** What identifies a table's copy: if it changes (mapping, source columns), checkpoints no longer apply. */

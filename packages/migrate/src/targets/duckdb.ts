@@ -237,17 +237,6 @@ export class DuckdbTarget {
     return plan.targetKind === 'telemetry' ? 'telemetry' : q(plan.targetTable)
   }
 
-  /**
-   * Where telemetry's rows lie: each sealed partition (name, rows) and the hot table's row count.
-   * Partitions are written once (compaction makes new ones and drops old ones), so an unchanged
-   * layout with nothing hot holds exactly the rows it held when last verified.
-   */
-  async telemetryLayout(): Promise<string> {
-    const parts = await this.rows('SELECT name, rows::VARCHAR FROM telemetry_parts ORDER BY name')
-    const [hot] = await this.rows('SELECT count(*)::VARCHAR FROM telemetry_hot')
-    return JSON.stringify({ parts, hot: Number(hot?.[0] ?? 0) })
-  }
-
   /** The checksum of telemetry's hot rows only (in the telemetry view's form: the same columns, the same hash). */
   async hotChecksum(plan: TablePlan): Promise<Checksum> {
     return this.checksumOf(`SELECT count(*)::VARCHAR, COALESCE(sum(hash(${this.targetColumns(plan)})), 0)::VARCHAR FROM telemetry_hot`)
