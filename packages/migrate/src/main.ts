@@ -61,12 +61,11 @@ async function main(): Promise<void> {
       mapping,
       waitFor: values['wait-freeze']
         ? async (src) => {
-            process.stdout.write(`${READY_LINE}\n`)
+            process.stdout.write(`${TARGETS_OPEN_LINE}\n${READY_LINE}\n`)
             await waitForFreeze(src, log)
             log('  the source is frozen: the final sync starts')
           }
         : undefined,
-      onTargetsOpen: values['wait-freeze'] ? () => process.stdout.write(`${TARGETS_OPEN_LINE}\n`) : undefined,
     })
   const outs: Array<Awaited<ReturnType<typeof runMigration>>> = []
   for (const mode of modes) outs.push(await runOne(mode))

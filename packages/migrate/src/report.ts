@@ -12,7 +12,7 @@ import { reportJson, writeReport } from '@ocean-ops/common'
 /** A warm engine's line on stdout once it is connected and planned, waiting for the freeze (--wait-freeze). */
 export const READY_LINE = 'READY'
 
-/** A warm engine's line once, after the freeze, it holds its target files (the API may boot meanwhile and wait for DuckDB's lock). */
+/** A warm engine's line once it holds its target files, before its wait (the API boots meanwhile and waits for DuckDB's lock). */
 export const TARGETS_OPEN_LINE = 'TARGETS OPEN'
 
 export const RESULT_PREFIX = 'RESULT '

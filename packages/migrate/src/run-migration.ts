@@ -51,13 +51,10 @@ export interface MigrateOptions {
   /** One lane per target file, concurrently (default true). */
   parallel?: boolean
   /**
-   * Called once the source is introspected and the tables planned, before any target is opened or
-   * anything read: the cutover's warm final sync waits here for the freeze (a DuckDB target is then
-   * opened as soon as the stopping API lets go of it).
+   * The cutover's warm final sync waits here for the freeze: called once the source is introspected,
+   * the tables planned and the target files opened (telemetry's checksum taken), before anything is read.
    */
   waitFor?: (source: Source) => Promise<void>
-  /** Called once the target files are open (the warm final sync's API may then boot and wait for DuckDB's lock). */
-  onTargetsOpen?: () => void
 }
 
 export interface MigrationOutcome {
@@ -223,7 +220,6 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     if (needSqlite && !sqlite) sqlite = SqliteTarget.open(opts.sqlite)
     if (sqlite && opts.mode === 'copy') targetSums = new TargetSums(sqlite.file)
     if (needDuckdb && !duckdb) duckdb = await openDuckdb(opts, log)
-    opts.onTargetsOpen?.()
 
     // The change log's position is taken before anything is read: what changes from here is the next run's.
     const position = opts.mode === 'delta' || opts.mode === 'changes' ? await takePosition(main) : null

@@ -124,8 +124,9 @@ export async function migrateOnNewHost(inv: Inventory, newHost: SshHost, oldHost
     outLines.on('line', (line) => {
       if (line.startsWith(RESULT_PREFIX)) result = JSON.parse(line.slice(RESULT_PREFIX.length)) as OnNewHostResult
       else if (line === READY_LINE) o.onReady?.()
-      // A warm DuckDB run holds telemetry.duckdb now: the API boots meanwhile and takes the file when
-      // the engine lets go of it (OCEAN_DUCKDB_LOCK_WAIT_SECONDS), so its start is not added after.
+      // A warm DuckDB run holds telemetry.duckdb now, before the freeze: the API boots meanwhile and
+      // takes the file when the engine lets go of it (OCEAN_DUCKDB_LOCK_WAIT_SECONDS), so its start
+      // is not added after the sync. It answers nothing until then.
       else if (line === TARGETS_OPEN_LINE) {
         if (startAfter && o.waitFreeze) earlyStart ??= docker.getContainer(names.ocean).start().catch(() => undefined)
       }

@@ -176,9 +176,24 @@ async function untilRunning(runbook: string, step: string): Promise<void> {
   throw new Error(`${runbook}: step ${step} never ran`)
 }
 
+/**
+ * Holds the cutover's final sync (a second or less on this lab's data) long enough to inject a fault
+ * in it: a session named like the migration engine's, which the freeze leaves, holds a transaction
+ * id on the old database for `seconds`; the engines wait after the freeze until no session holds
+ * one. Started while the engines warm up (before the freeze); it writes nothing (rolled back).
+ */
+async function holdFinalSync(seconds: number): Promise<void> {
+  await untilRunning('cutover', 'warm final sync')
+  const old = await connectHost(inv.oldHost!)
+  const db = new URL(inv.oldDatabase!.url).pathname.slice(1)
+  const held = old.exec(['runuser', '-u', 'postgres', '--', 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', `dbname=${db} application_name='ocean-ops migrate-data'`], { sudo: true, stdin: `BEGIN; SELECT pg_current_xact_id(); SELECT pg_sleep(${seconds}); ROLLBACK;\n` })
+  held.catch(() => undefined)
+}
+
 /** Kills `ocean-ops` (SIGKILL: no cleanup of any kind) once `step` runs, then runs it again with --resume. */
 async function killThenResume(runbook: 'cutover' | 'rollback', step: string, at: () => Promise<void> = () => sleep(1500)): Promise<number | null> {
   const first = cli([runbook, '--yes', '--soak', '3'])
+  if (step === 'final sync') await holdFinalSync(8)
   await untilRunning(runbook, step)
   await at()
   first.child.kill('SIGKILL')
@@ -304,6 +319,7 @@ describe('cutover and rollback under faults (lab)', { timeout: 1_800_000 }, () =
     await fromOldSide()
     const r = await withTraffic('ssh-drop', async () => {
       const cut = run('cutover', (rb) => cutover(rb, inv, { soakSeconds: 3, reportDir }))
+      await holdFinalSync(8)
       await untilRunning('cutover', 'final sync')
       await sleep(1000)
       // Every SSH session on the new host ends (the listener stays): the runbook's connection, its
