@@ -8,6 +8,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { build } from './app.ts'
+import type { Analytics } from './analytics/analytics.ts'
 import { RemoteAnalytics, serveAnalytics } from './analytics/engine-link.ts'
 import { loadConfig, type OceanConfig } from './config.ts'
 import { DRAIN_RESULT_PREFIX } from './buffer/drain-result.ts'
@@ -38,12 +39,29 @@ function onSignal(stop: () => Promise<void>): void {
   process.on('SIGINT', handler)
 }
 
+/** The engine's analytics, for an app built before the engine has opened. */
+function analyticsWhenOpen(engine: Promise<{ analytics: Analytics }>): Analytics {
+  const a = engine.then((e) => e.analytics)
+  a.catch(() => undefined) // the caller sees the engine's failure
+  return {
+    stats: async (q) => (await a).stats(q),
+    timeseries: async (q) => (await a).timeseries(q),
+    anomalies: async (q) => (await a).anomalies(q),
+    compare: async (q) => (await a).compare(q),
+    export: async (q) => (await a).export(q),
+    info: async () => (await a).info(),
+    ping: async () => (await a).ping(),
+  }
+}
+
 const engineSocket = (config: OceanConfig) => path.join(config.dataDir, 'engine.sock')
 
 async function runSingle(config: OceanConfig): Promise<void> {
   const metrics = createMetrics()
-  const engine = await startEngine(config, metrics, log)
-  const app = await build(config, { analytics: engine.analytics, metrics, onClose: engine.close, loggerInstance: log })
+  // The app is built while DuckDB opens (which may wait for another process's lock: the cutover's
+  // final sync); it listens only once the engine is open, so nothing answers before the store can.
+  const engine = startEngine(config, metrics, log)
+  const [, app] = await Promise.all([engine, build(config, { analytics: analyticsWhenOpen(engine), metrics, onClose: async () => (await engine).close(), loggerInstance: log })])
   await app.listen({ host: config.host, port: config.port })
   onSignal(() => app.close())
 }
