@@ -38,6 +38,8 @@ export interface FreezePhases {
   /** The final delta, both sides at once (wall time), and each side's own time: engine start, introspection, delta, verification. */
   finalSyncMs: number
   finalSyncSidesMs: { sqlite: number; duckdb: number }
+  /** Of each side's time, its engine's own work after it saw the freeze (the rest: the engine's exit and, for DuckDB, the API taking the file and answering /ready); absent for a cold run. */
+  finalSyncEngineMs?: { sqlite: number | null; duckdb: number | null }
   /** The Hetzner assign until its action finished. */
   moveIpMs: number
   /** From the move until the client address first answered from the new side (/ready); null if it never did. */
@@ -130,6 +132,8 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
       phases.finalSyncMs = performance.now() - t0
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
       if (failed) throw failed.reason
+      const [sq, dk] = settled.map((r) => (r as PromiseFulfilledResult<OnNewHostResult>).value.afterFreezeMs ?? null)
+      if (sq !== null || dk !== null) phases.finalSyncEngineMs = { sqlite: sq ?? null, duckdb: dk ?? null }
       report.parity = settled
         .map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof syncOnNewHost>>>).value)
         .flatMap((r) => r.report?.tables ?? [])
@@ -225,7 +229,10 @@ export function parityTable(parity: CutoverReport['parity']): string[] {
 /** The freeze's phases on one line (the runbook's output and the reports). */
 export function freezePhasesLine(f: FreezePhases): string {
   const s = (ms: number | null) => (ms === null ? '–' : `${(ms / 1000).toFixed(2)} s`)
-  return `freeze old ${s(f.freezeOldMs)} + final sync ${s(f.finalSyncMs)} (SQLite side ${s(f.finalSyncSidesMs.sqlite)}, DuckDB side ${s(f.finalSyncSidesMs.duckdb)}) + move IP ${s(f.moveIpMs)}; first answer on the new side ${s(f.firstAnswerMs)} after the move`
+  const e = f.finalSyncEngineMs
+  const sqlite = `SQLite side ${s(f.finalSyncSidesMs.sqlite)}${typeof e?.sqlite === 'number' ? ` (its engine ${s(e!.sqlite)})` : ''}`
+  const duckdb = `DuckDB side ${s(f.finalSyncSidesMs.duckdb)}${typeof e?.duckdb === 'number' ? ` (its engine ${s(e!.duckdb)}, then the API taking the file and answering /ready)` : ''}`
+  return `freeze old ${s(f.freezeOldMs)} + final sync ${s(f.finalSyncMs)} (${sqlite}, ${duckdb}) + move IP ${s(f.moveIpMs)}; first answer on the new side ${s(f.firstAnswerMs)} after the move`
 }
 
 export function cutoverMarkdown(r: CutoverReport): string {

@@ -44,6 +44,8 @@ async function main(): Promise<void> {
   // A --mapping given to ocean-ops comes in the environment; without one, the journal's is used.
   const mapping = mappingFromEnv(process.env)
   const log = (line: string) => process.stderr.write(`${line}\n`)
+  /** When a warm run saw the freeze: its result says how long its work after it took. */
+  let sawFreeze: number | undefined
   const runOne = (mode: Mode) =>
     runMigration({
       source,
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
         ? async (src) => {
             process.stdout.write(`${TARGETS_OPEN_LINE}\n${READY_LINE}\n`)
             await waitForFreeze(src, log)
+            sawFreeze = performance.now()
             log('  the source is frozen: the final sync starts')
           }
         : undefined,
@@ -70,7 +73,8 @@ async function main(): Promise<void> {
   const outs: Array<Awaited<ReturnType<typeof runMigration>>> = []
   for (const mode of modes) outs.push(await runOne(mode))
   // The first mode's report is the one with the tables' verdicts (a delta before its mark).
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ ok: outs.every((o) => o.report.ok), report: outs[0]!.report, files: outs[0]!.files })}\n`)
+  const afterFreezeMs = sawFreeze === undefined ? undefined : Math.round(performance.now() - sawFreeze)
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ ok: outs.every((o) => o.report.ok), report: outs[0]!.report, files: outs[0]!.files, afterFreezeMs })}\n`)
 }
 
 main().catch((e: unknown) => {

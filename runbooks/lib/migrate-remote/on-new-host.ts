@@ -48,6 +48,8 @@ export interface OnNewHostResult {
   files?: { json: string; markdown: string }
   code?: string
   message?: string
+  /** A warm run: its engine's time from seeing the freeze to its result. */
+  afterFreezeMs?: number
 }
 
 /** The engine's argv in the container (pure; unit-tested). */
