@@ -8,6 +8,7 @@ import type { Inventory } from './lib/inventory.ts'
 import { OpsError, isOpsError } from '@ocean-ops/common'
 import { stepTimingsTable, type Runbook, type StepTiming } from './lib/runbook.ts'
 import { reportJson, writeReport } from '@ocean-ops/common'
+import type { ChangesTimings } from '@ocean-ops/migrate'
 
 export interface CutoverOptions {
   /** Seconds the client address is watched after the move (default 10). */
@@ -40,6 +41,8 @@ export interface FreezePhases {
   finalSyncSidesMs: { sqlite: number; duckdb: number }
   /** Of each side's time, its engine's own work after it saw the freeze (the rest: the engine's exit and, for DuckDB, the API taking the file and answering /ready); absent for a cold run. */
   finalSyncEngineMs?: { sqlite: number | null; duckdb: number | null }
+  /** Each engine's work split into reading (the log, the named rows), applying (writes, the tail) and verifying. */
+  finalSyncWorkMs?: { sqlite: ChangesTimings | null; duckdb: ChangesTimings | null }
   /** The Hetzner assign until its action finished. */
   moveIpMs: number
   /** From the move until the client address first answered from the new side (/ready); null if it never did. */
@@ -132,8 +135,11 @@ export async function cutover(rb: Runbook, inv: Inventory, opts: CutoverOptions 
       phases.finalSyncMs = performance.now() - t0
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
       if (failed) throw failed.reason
-      const [sq, dk] = settled.map((r) => (r as PromiseFulfilledResult<OnNewHostResult>).value.afterFreezeMs ?? null)
+      const values = settled.map((r) => (r as PromiseFulfilledResult<OnNewHostResult>).value)
+      const [sq, dk] = values.map((v) => v.afterFreezeMs ?? null)
       if (sq !== null || dk !== null) phases.finalSyncEngineMs = { sqlite: sq ?? null, duckdb: dk ?? null }
+      const [sw, dw] = values.map((v) => v.report?.changesMs ?? null)
+      if (sw || dw) phases.finalSyncWorkMs = { sqlite: sw ?? null, duckdb: dw ?? null }
       report.parity = settled
         .map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof syncOnNewHost>>>).value)
         .flatMap((r) => r.report?.tables ?? [])
@@ -230,8 +236,9 @@ export function parityTable(parity: CutoverReport['parity']): string[] {
 export function freezePhasesLine(f: FreezePhases): string {
   const s = (ms: number | null) => (ms === null ? '–' : `${(ms / 1000).toFixed(2)} s`)
   const e = f.finalSyncEngineMs
-  const sqlite = `SQLite side ${s(f.finalSyncSidesMs.sqlite)}${typeof e?.sqlite === 'number' ? ` (its engine ${s(e!.sqlite)})` : ''}`
-  const duckdb = `DuckDB side ${s(f.finalSyncSidesMs.duckdb)}${typeof e?.duckdb === 'number' ? ` (its engine ${s(e!.duckdb)}, then the API taking the file and answering /ready)` : ''}`
+  const work = (w: ChangesTimings | null | undefined) => (w ? `: read ${s(w.readMs)}, apply ${s(w.applyMs)}, verify ${s(w.verifyMs)}` : '')
+  const sqlite = `SQLite side ${s(f.finalSyncSidesMs.sqlite)}${typeof e?.sqlite === 'number' ? ` (its engine ${s(e!.sqlite)}${work(f.finalSyncWorkMs?.sqlite)})` : ''}`
+  const duckdb = `DuckDB side ${s(f.finalSyncSidesMs.duckdb)}${typeof e?.duckdb === 'number' ? ` (its engine ${s(e!.duckdb)}${work(f.finalSyncWorkMs?.duckdb)}; then the API taking the file and answering /ready)` : ''}`
   return `freeze old ${s(f.freezeOldMs)} + final sync ${s(f.finalSyncMs)} (${sqlite}, ${duckdb}) + move IP ${s(f.moveIpMs)}; first answer on the new side ${s(f.firstAnswerMs)} after the move`
 }
 

@@ -54,6 +54,12 @@ describe('rehearse: the whole move on the lab', { timeout: 1_200_000 }, () => {
     assert.ok(f, 'the cutover report breaks the freeze into phases')
     for (const ms of [f.freezeOldMs, f.finalSyncMs, f.finalSyncSidesMs.sqlite, f.finalSyncSidesMs.duckdb, f.moveIpMs]) assert.ok(ms > 0, JSON.stringify(f))
     assert.ok(Math.max(f.finalSyncSidesMs.sqlite, f.finalSyncSidesMs.duckdb) <= f.finalSyncMs + 1, JSON.stringify(f))
+    // Warm engines: each reports its own work after the freeze, within its side's time, and how it split.
+    for (const side of ['sqlite', 'duckdb'] as const) {
+      const engine = f.finalSyncEngineMs?.[side]
+      assert.ok(typeof engine === 'number' && engine <= f.finalSyncSidesMs[side] + 1, JSON.stringify(f))
+      assert.ok(f.finalSyncWorkMs?.[side], JSON.stringify(f))
+    }
     assert.ok(f.freezeOldMs + f.finalSyncMs + f.moveIpMs <= report.writeFreezeSeconds * 1000 + 1, JSON.stringify(f))
     assert.ok(f.firstAnswerMs !== null && f.firstAnswerMs >= 0, JSON.stringify(f))
     assert.ok(report.cutover!.parity.length >= 5)

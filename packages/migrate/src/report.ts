@@ -54,6 +54,15 @@ export interface MigrationReport {
   foreignKeyViolations: string[]
   reverse?: ReverseResult[]
   notes: string[]
+  /** A changes run: where its time went (the cutover's freeze phases). */
+  changesMs?: ChangesTimings
+}
+
+/** A changes run's time: reading (the log, the named rows, recounts), applying (writes, the tail's copy), verifying (rows read back, chunks compared). */
+export interface ChangesTimings {
+  readMs: number
+  applyMs: number
+  verifyMs: number
 }
 
 export function tableReport(plan: TablePlan, checkpoints: Checkpoints, extra: { mismatches?: string[]; delta?: TableReport['delta'] } = {}): TableReport {

@@ -15,7 +15,7 @@ import { refusedIds, refusedLines, type RefusedIds } from './plan/id-check.ts'
 import { redactUrl, type Source } from './sources/introspect.ts'
 import { buildPlans, parseMappingFile, type MappingFile, type TablePlan, type TargetColumnInfo, type TargetSchema } from './plan/mapping.ts'
 import { fmtSeconds, TableProgress, type Log } from './state/progress.ts'
-import { tableReport, writeMigrationReport, type MigrationReport, type TableReport } from './report.ts'
+import { tableReport, writeMigrationReport, type ChangesTimings, type MigrationReport, type TableReport } from './report.ts'
 import { markCutover, reverseSync, type ReverseResult } from './sync/reverse.ts'
 import { MysqlSource } from './sources/mysql.ts'
 import { PostgresSource } from './sources/postgres.ts'
@@ -224,9 +224,12 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     // The change log's position is taken before anything is read: what changes from here is the next run's.
     const position = opts.mode === 'delta' || opts.mode === 'changes' ? await takePosition(main) : null
     let changes: ChangeSet | string = 'not a changes run'
+    const timings: ChangesTimings | undefined = opts.mode === 'changes' ? { readMs: 0, applyMs: 0, verifyMs: 0 } : undefined
     if (opts.mode === 'changes') {
       const from = checkpoints.meta(POSITION_META)
+      const t0 = performance.now()
       changes = await changesSince(main, from ? (JSON.parse(from) as ChangePosition) : undefined, position)
+      timings!.readMs += performance.now() - t0
       if (typeof changes === 'string') log(`  changes: ${changes}; every table is synced the whole way`)
       else log(`  changes: ${[...changes.byTable.values()].reduce((n, t) => n + t.keys.length, 0)} logged key(s) in ${changes.byTable.size} table(s) since the last run`)
     }
@@ -234,7 +237,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
     const verdicts: Array<{ id: string; verdict: TableVerdict }> = []
     const deltas = new Map<string, DeltaResult>()
     let reverse: ReverseResult[] | undefined
-    const contextFor = (source: Source): CopyContext => ({ source, sqlite, duckdb, checkpoints: checkpoints!, targetSums, telemetryAtWait })
+    const contextFor = (source: Source): CopyContext => ({ source, sqlite, duckdb, checkpoints: checkpoints!, targetSums, telemetryAtWait, timings })
 
     const perTable = async (e: CopyContext, plan: TablePlan): Promise<void> => {
       const label = `  ${plan.id} -> ${targetLabel(plan)}`
@@ -313,7 +316,7 @@ export async function runMigration(opts: MigrateOptions): Promise<MigrationOutco
       })
     })
     const bad = verdicts.filter((v) => !v.verdict.ok)
-    const r = report(withIds(tablesOut, ids), bad.length === 0, { foreignKeyViolations: fkLines, ...(reverse ? { reverse } : {}) })
+    const r = report(withIds(tablesOut, ids), bad.length === 0, { foreignKeyViolations: fkLines, ...(reverse ? { reverse } : {}), ...(timings ? { changesMs: roundTimings(timings) } : {}) })
     const files = opts.reportDir ? writeMigrationReport(opts.reportDir, r) : undefined
     if (files) log(`report: ${files.markdown}`)
     if (fkLines.length) log(`  ! ${fkLines.length} foreign key violation(s) in the SQLite target (see the report)`)
@@ -369,3 +372,5 @@ async function openDuckdb(opts: MigrateOptions, log: Log): Promise<DuckdbTarget>
     }
   }
 }
+
+const roundTimings = (t: ChangesTimings): ChangesTimings => ({ readMs: Math.round(t.readMs), applyMs: Math.round(t.applyMs), verifyMs: Math.round(t.verifyMs) })

@@ -69,6 +69,8 @@ describe('final sync by the change log, real PostgreSQL', () => {
     const lines: string[] = []
     const out = await runMigration(s.options(server.url, { mode: 'changes', chunkRows: 500, log: (l) => lines.push(l) }))
     assert.equal(out.report.ok, true, lines.join('\n'))
+    const ms = out.report.changesMs!
+    assert.ok(ms.readMs > 0 && ms.applyMs > 0 && ms.verifyMs > 0, JSON.stringify(ms))
     // Every table went by its changes: none was read the whole way.
     assert.ok(!lines.some((l) => /synced the whole way/.test(l) && !/audit_log/.test(l)), lines.join('\n'))
     const users = lines.find((l) => /users: \d+ logged key/.test(l))

@@ -12,6 +12,7 @@
 // table with rows updated or deleted or committed late inside its copied ranges).
 import { copyChunks, sqliteOf, type CopyContext } from './copy-table.ts'
 import type { DeltaResult } from './delta.ts'
+import type { ChangesTimings } from '../report.ts'
 import type { TablePlan } from '../plan/mapping.ts'
 import { RowConverter } from '../plan/row-converter.ts'
 import { TableProgress, type Log } from '../state/progress.ts'
@@ -107,6 +108,7 @@ function targetKeyOf(plan: TablePlan, conv: RowConverter): ((keyText: string[]) 
  * longer has them), noting each row's target hash before. `after` is filled by `readAfter`.
  */
 async function writeNamed(e: CopyContext, plan: TablePlan, conv: RowConverter, keys: string[][], keyOf: (keyText: string[]) => SqliteValue[] | null): Promise<{ rows: NamedRow[]; written: number; deleted: number }> {
+  const t0 = performance.now()
   const sqlite = sqliteOf(e, plan)
   const read = targetRowReader(sqlite.db, conv)
   const rows: NamedRow[] = keys.map((keyText) => {
@@ -130,6 +132,7 @@ async function writeNamed(e: CopyContext, plan: TablePlan, conv: RowConverter, k
     })
   }
   if (conv.coercions.length) e.checkpoints.recordCoercions(plan.id, conv.coercions)
+  const t1 = performance.now()
   const writer = sqlite.writer(plan)
   writer.begin()
   try {
@@ -140,11 +143,14 @@ async function writeNamed(e: CopyContext, plan: TablePlan, conv: RowConverter, k
     throw err
   }
   const deleted = sqlite.deleteKeys(plan, rows.filter((r) => r.want === null && r.before !== null).map((r) => r.stored))
+  spent(e, 'readMs', t1 - t0)
+  spent(e, 'applyMs', performance.now() - t1)
   return { rows, written: found.size, deleted }
 }
 
 /** Reads each named row back from the target; the mismatches, one line each. */
 function readAfter(e: CopyContext, plan: TablePlan, conv: RowConverter, rows: NamedRow[]): string[] {
+  const t0 = performance.now()
   const read = targetRowReader(sqliteOf(e, plan).db, conv)
   const out: string[] = []
   for (const r of rows) {
@@ -152,6 +158,7 @@ function readAfter(e: CopyContext, plan: TablePlan, conv: RowConverter, rows: Na
     r.after = after ? rowHash(after) : null
     if (r.after !== r.want) out.push(`${plan.id} -> ${plan.targetTable}: key ${JSON.stringify(r.keyText)}: ${r.want === null ? 'deleted at the source, still in the target' : r.after === null ? 'missing in the target' : 'differs from the source'} after the final write`)
   }
+  spent(e, 'verifyMs', performance.now() - t0)
   return out
 }
 
@@ -173,7 +180,7 @@ async function sqliteChanges(e: CopyContext, plan: TablePlan, tc: TableChanges, 
     // run must not leave sums that no longer describe the rows (its resumption goes the whole way).
     if (tc.keys.length) e.checkpoints.setStatus(plan.id, 'mismatch', 'final sync in progress')
     const { rows, written, deleted } = await writeNamed(e, plan, conv, tc.keys, keyOf)
-    const appended = await copyChunks(e, plan, lastKey, state.next_chunk, progress)
+    const appended = await timed(e, 'applyMs', () => copyChunks(e, plan, lastKey, state.next_chunk, progress))
     const mismatches = readAfter(e, plan, conv, rows)
     const target = adjustChecksum(was, rows.flatMap((r) => (r.before ? [r.before] : [])), rows.flatMap((r) => (r.after ? [r.after] : [])))
     const counted = sqliteOf(e, plan).count(plan)
@@ -230,10 +237,10 @@ async function sqliteChanges(e: CopyContext, plan: TablePlan, tc: TableChanges, 
   // The tail (rows beyond the last copied key), then every chunk the log does not vouch for and the
   // range beyond the last chunk, compared whole.
   const nextBefore = state.next_chunk
-  const appended = await copyChunks(e, plan, lastKey, state.next_chunk, progress)
+  const appended = await timed(e, 'applyMs', () => copyChunks(e, plan, lastKey, state.next_chunk, progress))
   for (const c of e.checkpoints.chunks(plan.id)) if (c.chunk_no >= nextBefore) recheck.add(c.chunk_no)
   recheck.add(-1)
-  const whole = await verifySqliteRanges(e, plan, { reread: true, repair: true, log }, recheck)
+  const whole = await timed(e, 'verifyMs', () => verifySqliteRanges(e, plan, { reread: true, repair: true, log }, recheck))
   mismatches.push(...whole.mismatches)
   const verdict = tableVerdict(e.checkpoints.chunks(plan.id), whole, mismatches, performance.now() - t0)
   e.checkpoints.finishVerify(plan.id, { ok: verdict.ok, source: verdict.source, target: verdict.target, verifyMs: verdict.verifyMs, detail: mismatches.join('\n') || undefined })
@@ -281,18 +288,21 @@ async function appendOnlyChanges(e: CopyContext, plan: TablePlan, tc: TableChang
     const c = chunks.find((x) => (first(x.lo) === null || v > first(x.lo)!) && (first(x.hi) === null || v <= first(x.hi)!))
     if (c) touched.add(c)
   }
+  const tRead = performance.now()
   for (const c of touched) {
     const where = [c.lo ? `${e.source.quote(plan.key.columns[0]!)} > ${e.source.literal(JSON.parse(c.lo)[0])}` : null, c.hi ? `${e.source.quote(plan.key.columns[0]!)} <= ${e.source.literal(JSON.parse(c.hi)[0])}` : null].filter(Boolean).join(' AND ')
     const now = await e.source.count(plan.source, where || undefined)
     if (now !== c.rows) return `chunk ${c.chunk_no} holds ${now} source rows, ${c.rows} were copied (rows committed late inside a copied range)`
   }
+  spent(e, 'readMs', performance.now() - tRead)
   // A warm run took telemetry's whole checksum before the freeze and has held the file since: that,
   // less the hot rows then, plus the hot rows after this run's tail, is its checksum now (only the
   // hot rows are read, never the sealed partitions).
   const at = plan.targetKind === 'telemetry' ? e.telemetryAtWait : undefined
   const duck = e.duckdb
   const progress = new TableProgress(`  ${plan.id} (final)`, 0, log)
-  const appended = await copyChunks(e, plan, state.last_key ? (JSON.parse(state.last_key) as string[]) : null, state.next_chunk, progress)
+  const appended = await timed(e, 'applyMs', () => copyChunks(e, plan, state.last_key ? (JSON.parse(state.last_key) as string[]) : null, state.next_chunk, progress))
+  const tVerify = performance.now()
   let verdict: TableVerdict | null = null
   if (at && duck) {
     const t0 = performance.now()
@@ -307,6 +317,7 @@ async function appendOnlyChanges(e: CopyContext, plan: TablePlan, tc: TableChang
   // Otherwise (another layout, or a difference to narrow down): the whole table against the recorded checksums.
   const how = verdict ? 'checked against its checksum before the freeze and the rows added' : 'checked whole'
   verdict ??= await verifyTable(e, plan, { reread: false, repair: false, log })
+  spent(e, 'verifyMs', performance.now() - tVerify)
   log(`  ${plan.id}: ${tc.ops.I} logged insert(s), ${touched.size} copied chunk(s) recounted, ${appended} row(s) appended; ${how}`)
   return { appended, updated: 0, repaired: 0, watermark: state.watermark, verdict }
 }
@@ -340,4 +351,17 @@ export async function waitForFreeze(source: Source, log: Log, timeoutMs = 15 * 6
 function addDuckSums(a: Checksum, b: Checksum, sign: 1 | -1): Checksum {
   if (!a.sum.startsWith('d:') || !b.sum.startsWith('d:')) throw new Error(`DuckDB checksums expected (${a.sum}, ${b.sum})`)
   return { rows: a.rows + sign * b.rows, sum: `d:${BigInt(a.sum.slice(2)) + BigInt(sign) * BigInt(b.sum.slice(2))}` }
+}
+
+function spent(e: CopyContext, what: keyof ChangesTimings, ms: number): void {
+  if (e.timings) e.timings[what] += ms
+}
+
+async function timed<T>(e: CopyContext, what: keyof ChangesTimings, run: () => Promise<T>): Promise<T> {
+  const t0 = performance.now()
+  try {
+    return await run()
+  } finally {
+    spent(e, what, performance.now() - t0)
+  }
 }

@@ -5,6 +5,7 @@
 // chunk, restarted from scratch if interrupted. Into DuckDB, the next chunk's CSV is read from the
 // source into its file while DuckDB loads the current one (one chunk ahead, on disk).
 import type { Checksum } from '../values/checksum.ts'
+import type { ChangesTimings } from '../report.ts'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { OpsError } from '@ocean-ops/common'
@@ -27,6 +28,8 @@ export interface CopyContext {
   targetSums?: TargetSums
   /** A warm final sync: telemetry's whole checksum and its hot rows', taken before the freeze with the file held since. */
   telemetryAtWait?: { whole: Checksum; hot: Checksum }
+  /** A changes run adds its read, apply and verify times here. */
+  timings?: ChangesTimings
 }
 
 /** What identifies a table's copy: if it changes (mapping, source columns), checkpoints no longer apply. */
