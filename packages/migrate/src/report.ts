@@ -2,6 +2,7 @@
 // per table its target, status, row counts and checksums on both sides, time and rows/s, every
 // coercion (the first thousand per column with their keys, all of them counted), the mapping's
 // warnings and, on a mismatch, the key ranges and keys that differ.
+import type { ChangesTimings } from './sync/changes-timings.ts'
 import type { Checkpoints, Coercion } from './state/checkpoints.ts'
 import type { RefusedIds } from './plan/id-check.ts'
 import type { TablePlan } from './plan/mapping.ts'
@@ -56,13 +57,6 @@ export interface MigrationReport {
   notes: string[]
   /** A changes run: where its time went (the cutover's freeze phases). */
   changesMs?: ChangesTimings
-}
-
-/** A changes run's time: reading (the log, the named rows, recounts), applying (writes, the tail's copy), verifying (rows read back, chunks compared). */
-export interface ChangesTimings {
-  readMs: number
-  applyMs: number
-  verifyMs: number
 }
 
 export function tableReport(plan: TablePlan, checkpoints: Checkpoints, extra: { mismatches?: string[]; delta?: TableReport['delta'] } = {}): TableReport {

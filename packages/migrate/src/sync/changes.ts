@@ -12,7 +12,7 @@
 // table with rows updated or deleted or committed late inside its copied ranges).
 import { copyChunks, sqliteOf, type CopyContext } from './copy-table.ts'
 import type { DeltaResult } from './delta.ts'
-import type { ChangesTimings } from '../report.ts'
+import type { ChangesTimings } from './changes-timings.ts'
 import type { TablePlan } from '../plan/mapping.ts'
 import { RowConverter } from '../plan/row-converter.ts'
 import { TableProgress, type Log } from '../state/progress.ts'

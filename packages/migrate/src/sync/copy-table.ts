@@ -5,7 +5,7 @@
 // chunk, restarted from scratch if interrupted. Into DuckDB, the next chunk's CSV is read from the
 // source into its file while DuckDB loads the current one (one chunk ahead, on disk).
 import type { Checksum } from '../values/checksum.ts'
-import type { ChangesTimings } from '../report.ts'
+import type { ChangesTimings } from './changes-timings.ts'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { OpsError } from '@ocean-ops/common'
