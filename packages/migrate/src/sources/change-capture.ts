@@ -13,7 +13,21 @@
 
 export const CAPTURE_SCHEMA = 'ocean_ops'
 
-const TRIGGERS = ['ocean_ops_ins', 'ocean_ops_upd', 'ocean_ops_del', 'ocean_ops_trunc'] as const
+/** Each trigger and what it fires on (transition tables: one log statement per write statement). */
+const TRIGGER_SPECS = [
+  ['ocean_ops_ins', 'AFTER INSERT', 'REFERENCING NEW TABLE AS new_rows '],
+  ['ocean_ops_upd', 'AFTER UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows '],
+  ['ocean_ops_del', 'AFTER DELETE', 'REFERENCING OLD TABLE AS old_rows '],
+  ['ocean_ops_trunc', 'AFTER TRUNCATE', ''],
+] as const
+const TRIGGERS = TRIGGER_SPECS.map(([name]) => name)
+
+/** The install loop's body: each trigger created on table r unless it is there. */
+const TRIGGER_BLOCKS = TRIGGER_SPECS.map(
+  ([name, when, refs]) => `    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = r.oid AND tgname = '${name}') THEN
+      EXECUTE format('CREATE TRIGGER ${name} ${when} ON %I.%I ${refs}FOR EACH STATEMENT EXECUTE FUNCTION ocean_ops.log_rows()', r.nspname, r.relname);
+    END IF;`,
+).join('\n')
 
 /**
  * Installs (or completes) the change log on every ordinary table of the user schemas; idempotent.
@@ -59,18 +73,7 @@ DO $d$ DECLARE r record; BEGIN
   FOR r IN SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind = 'r' AND NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'ocean_ops') AND n.nspname NOT LIKE 'pg\\_%'
   LOOP
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = r.oid AND tgname = 'ocean_ops_ins') THEN
-      EXECUTE format('CREATE TRIGGER ocean_ops_ins AFTER INSERT ON %I.%I REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ocean_ops.log_rows()', r.nspname, r.relname);
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = r.oid AND tgname = 'ocean_ops_upd') THEN
-      EXECUTE format('CREATE TRIGGER ocean_ops_upd AFTER UPDATE ON %I.%I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ocean_ops.log_rows()', r.nspname, r.relname);
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = r.oid AND tgname = 'ocean_ops_del') THEN
-      EXECUTE format('CREATE TRIGGER ocean_ops_del AFTER DELETE ON %I.%I REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ocean_ops.log_rows()', r.nspname, r.relname);
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = r.oid AND tgname = 'ocean_ops_trunc') THEN
-      EXECUTE format('CREATE TRIGGER ocean_ops_trunc AFTER TRUNCATE ON %I.%I FOR EACH STATEMENT EXECUTE FUNCTION ocean_ops.log_rows()', r.nspname, r.relname);
-    END IF;
+${TRIGGER_BLOCKS}
   END LOOP;
 END $d$;
 GRANT USAGE ON SCHEMA ocean_ops TO ${role};
