@@ -48,7 +48,27 @@ export interface Inventory {
   hetzner?: { token: SecretRef; endpoint?: string }
   /** The old database as the old host sees it (postgres://USER@127.0.0.1:5432/DB), its password by reference. */
   oldDatabase?: { url: string; password?: SecretRef }
+  /** Off-server backups of the new host's data (restic, run by the stack's backup container). */
+  backup?: BackupTarget
   [extra: string]: unknown
+}
+
+/** Where backups go and how often (README "Backups and restore"). */
+export interface BackupTarget {
+  /** restic repository: `sftp:USER@HOST:/PATH` (a Storage Box) or `s3:https://ENDPOINT/BUCKET[/PATH]`. */
+  repository: string
+  /** The repository's encryption password. */
+  password: SecretRef
+  /** SFTP targets: the key the new host logs in with and the storage's pinned host key. */
+  sftp?: { port?: number; identityFile: string; knownHosts?: string; knownHostsFile?: string }
+  /** S3-compatible targets (Hetzner Object Storage): the access key pair. */
+  s3?: { accessKeyId: SecretRef; secretAccessKey: SecretRef }
+  /** Seconds between SQLite snapshots (with Redis's AOF); default 30, RPO 60 s. */
+  sqliteSeconds?: number
+  /** Seconds between DuckDB snapshots; default 900. */
+  duckdbSeconds?: number
+  /** Snapshots kept by `restic forget` (default 48 hourly, 30 daily, 12 monthly). */
+  retention?: { hourly: number; daily: number; monthly: number }
 }
 
 const secretRef = { type: 'string', pattern: '^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$' }
@@ -94,6 +114,34 @@ const schema = {
       required: ['url'],
       additionalProperties: false,
       properties: { url: { type: 'string', pattern: '^(postgres|postgresql|mysql|mariadb)://[^:@/]+@[^/]+/[^/?]+$' }, password: secretRef },
+    },
+    backup: {
+      type: 'object',
+      required: ['repository', 'password'],
+      additionalProperties: false,
+      properties: {
+        repository: { type: 'string', pattern: '^(sftp:[^:@/]+@[^:/]+:/.+|s3:https?://.+)$' },
+        password: secretRef,
+        sftp: {
+          type: 'object',
+          required: ['identityFile'],
+          additionalProperties: false,
+          properties: { port: { type: 'integer', minimum: 1, maximum: 65535 }, identityFile: { type: 'string', minLength: 1 }, knownHosts: { type: 'string', minLength: 10 }, knownHostsFile: { type: 'string', minLength: 1 } },
+          anyOf: [{ required: ['knownHosts'] }, { required: ['knownHostsFile'] }],
+        },
+        s3: { type: 'object', required: ['accessKeyId', 'secretAccessKey'], additionalProperties: false, properties: { accessKeyId: secretRef, secretAccessKey: secretRef } },
+        sqliteSeconds: { type: 'integer', minimum: 5, maximum: 3600 },
+        duckdbSeconds: { type: 'integer', minimum: 5, maximum: 86400 },
+        retention: {
+          type: 'object',
+          required: ['hourly', 'daily', 'monthly'],
+          additionalProperties: false,
+          properties: { hourly: { type: 'integer', minimum: 1 }, daily: { type: 'integer', minimum: 1 }, monthly: { type: 'integer', minimum: 0 } },
+        },
+      },
+      if: { properties: { repository: { pattern: '^sftp:' } } },
+      then: { required: ['sftp'] },
+      else: { required: ['s3'] },
     },
     hetzner: { type: 'object', required: ['token'], properties: { token: secretRef, endpoint: { type: 'string', pattern: '^https?://' } } },
   },
@@ -147,6 +195,15 @@ export function loadInventory(file: string): Inventory {
     if (ref?.startsWith('file:')) ocean[k] = `file:${abs(ref.slice(5))}`
   }
   if (inv.oldDatabase?.password?.startsWith('file:')) inv.oldDatabase.password = `file:${abs(inv.oldDatabase.password.slice(5))}`
+  const b = inv.backup
+  if (b) {
+    if (b.password.startsWith('file:')) b.password = `file:${abs(b.password.slice(5))}`
+    for (const k of ['accessKeyId', 'secretAccessKey'] as const) if (b.s3?.[k].startsWith('file:')) b.s3[k] = `file:${abs(b.s3[k].slice(5))}`
+    if (b.sftp) {
+      b.sftp.identityFile = abs(b.sftp.identityFile)
+      if (b.sftp.knownHostsFile) b.sftp.knownHostsFile = abs(b.sftp.knownHostsFile)
+    }
+  }
   return inv
 }
 

@@ -11,6 +11,7 @@ import { Errors, isOceanError, OceanError } from './errors.ts'
 import { parseJsonBody } from './json-body.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import analyticsRoutes from './routes/analytics.ts'
+import snapshotRoutes from './routes/snapshots.ts'
 import billingRoutes from './routes/billing.ts'
 import documentRoutes from './routes/documents.ts'
 import healthRoutes from './routes/health.ts'
@@ -148,6 +149,7 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
       await api.register(telemetryRoutes)
       await api.register(analyticsRoutes)
       await api.register(documentRoutes)
+      await api.register(snapshotRoutes)
     },
     { prefix: '/api/ocean' },
   )

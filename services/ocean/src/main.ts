@@ -51,6 +51,7 @@ function analyticsWhenOpen(engine: Promise<{ analytics: Analytics }>): Analytics
     export: async (q) => (await a).export(q),
     info: async () => (await a).info(),
     ping: async () => (await a).ping(),
+    snapshot: async (q) => (await a).snapshot(q),
   }
 }
 

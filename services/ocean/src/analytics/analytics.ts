@@ -1,5 +1,6 @@
 // What the API needs from the analytics engine. Implemented in-process over the DuckDB reader
 // connection (the process that owns the file), and by a client that forwards to that process.
+import type { SnapshotTaken } from '../stores/snapshots.ts'
 import type { Readable } from 'node:stream'
 import type { Bucket, Range } from './analytics-queries.ts'
 import type { ExportFormat } from './export-plan.ts'
@@ -74,4 +75,6 @@ export interface Analytics {
   export(q: ExportQuery): Promise<Readable>
   info(): Promise<EngineInfo>
   ping(): Promise<void>
+  /** A consistent copy of the DuckDB file at `file` (under the owner's control: only it may open the file). */
+  snapshot(q: { file: string }): Promise<SnapshotTaken>
 }

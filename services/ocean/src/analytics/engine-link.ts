@@ -8,8 +8,9 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Analytics } from './analytics.ts'
 import type { AnomalyQuery, CompareQuery, EngineInfo, ExportQuery, SensorStats, SeriesQuery } from './analytics.ts'
 import type { Range } from './analytics-queries.ts'
+import type { SnapshotTaken } from '../stores/snapshots.ts'
 
-const OPS = ['stats', 'timeseries', 'anomalies', 'compare', 'info', 'ping'] as const
+const OPS = ['stats', 'timeseries', 'anomalies', 'compare', 'info', 'ping', 'snapshot'] as const
 
 export async function serveAnalytics(analytics: Analytics, socketPath: string): Promise<FastifyInstance> {
   fs.rmSync(socketPath, { force: true })
@@ -74,6 +75,9 @@ export class RemoteAnalytics implements Analytics {
   }
   info(): Promise<EngineInfo> {
     return this.call('info', {})
+  }
+  snapshot(q: { file: string }): Promise<SnapshotTaken> {
+    return this.call('snapshot', q)
   }
   async ping(): Promise<void> {
     await this.call('ping', {})

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream'
 import type { DuckDBValue } from '@duckdb/node-api'
 import type { Metrics } from '../metrics.ts'
 import type { TelemetryStore } from '../stores/duckdb-store.ts'
+import type { SnapshotTaken } from '../stores/snapshots.ts'
 import type { Analytics, AnomalyQuery, CompareQuery, EngineInfo, ExportQuery, SensorStats, SeriesQuery } from './analytics.ts'
 import { exportStream } from './export-stream.ts'
 import { anomaliesQuery, compareQuery, statsQuery, timeseriesQuery, type Range, type SqlQuery } from './analytics-queries.ts'
@@ -82,6 +83,10 @@ export class LocalAnalytics implements Analytics {
       end()
       throw e
     }
+  }
+
+  snapshot(q: { file: string }): Promise<SnapshotTaken> {
+    return this.store.snapshot(q.file)
   }
 
   async info(): Promise<EngineInfo> {

@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { DuckDBInstance, DuckDBTimestampValue, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api'
 import { nextCompaction, type CompactionStep, type Partition } from './compaction-plan.ts'
+import { replaceWhole, type SnapshotTaken } from './snapshots.ts'
 
 /** An event as it travels through the buffer: [sensor_id, ts (epoch ms), value, data (JSON text)]. */
 export type PackedEvent = [string, number, number | null, string | null]
@@ -262,6 +263,28 @@ export class TelemetryStore {
 
   async ping(): Promise<void> {
     await this.withReader((c) => c.run('SELECT 1'))
+  }
+
+  /**
+   * A consistent copy of the whole database into `file` (one transaction, on a connection of its
+   * own, so appends and compaction go on meanwhile), checkpointed and closed: what a backup ships.
+   */
+  async snapshot(file: string): Promise<SnapshotTaken> {
+    return replaceWhole(file, async (tmp) => {
+      const c = await this.instance.connect()
+      const alias = `snap_${process.pid}_${Date.now()}`
+      try {
+        await c.run(`ATTACH '${tmp.replace(/'/g, "''")}' AS ${alias}`)
+        try {
+          const db = String((await c.runAndReadAll('SELECT current_database()')).getRows()[0]?.[0])
+          await c.run(`COPY FROM DATABASE "${db.replace(/"/g, '""')}" TO ${alias}`)
+        } finally {
+          await c.run(`DETACH ${alias}`)
+        }
+      } finally {
+        c.closeSync()
+      }
+    })
   }
 
   close(): void {
