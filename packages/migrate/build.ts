@@ -18,7 +18,7 @@ export async function bundleEngine(outDir = ENGINE_DIR): Promise<string> {
   const tmp = fs.mkdtempSync(path.join(outDir, '.dist-'))
   try {
     await build({
-      entryPoints: { main: path.join(ENGINE_DIR, 'src/main.ts'), 'sums-thread': path.join(ENGINE_DIR, 'src/targets/sums-thread.ts') },
+      entryPoints: { main: path.join(ENGINE_DIR, 'src/main.ts'), 'sums-thread': path.join(ENGINE_DIR, 'src/targets/sums-thread.ts'), backup: path.join(ENGINE_DIR, 'src/backup-entry.ts') },
       outExtension: { '.js': '.mjs' },
       bundle: true,
       platform: 'node',

@@ -7,3 +7,8 @@ export { READY_LINE, RESULT_PREFIX, TARGETS_OPEN_LINE, reverseTable, type Migrat
 export type { ChangesTimings } from './sync/changes-timings.ts'
 export { captureInstallSql, captureRemoveSql, ENGINE_APPLICATION_NAME } from './sources/change-capture.ts'
 export type { ReverseResult } from './sync/reverse.ts'
+export { BACKUP_RESULT_PREFIX } from './backup/backup-main.ts'
+export type { DrillReport, Restored, Snapshot } from './backup/backup-restore.ts'
+export { chooseSnapshots } from './backup/backup-restore.ts'
+export type { Manifest, RoundResult } from './backup/backup-round.ts'
+export { DEFAULT_RETENTION, describeResticFailure, forgetArgs, restic, type Retention } from './backup/restic-commands.ts'

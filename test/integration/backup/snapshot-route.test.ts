@@ -3,6 +3,7 @@
 // never leaves a temporary file behind. Real Redis, SQLite and DuckDB files.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { DuckDBInstance } from '@duckdb/node-api'
@@ -36,7 +37,7 @@ describe('snapshots of the live databases', () => {
     assert.equal(res.statusCode, 200, res.body)
     const body = res.json() as { sqlite: { file: string; takenAt: string; bytes: number }; duckdb: { file: string; takenAt: string; bytes: number } }
     const taken = Date.parse(body.sqlite.takenAt)
-    const db = new Database(body.sqlite.file, { readonly: true, fileMustExist: true })
+    const db = new Database(path.join(h.dataDir, body.sqlite.file), { readonly: true, fileMustExist: true })
     try {
       assert.equal(db.pragma('integrity_check', { simple: true }), 'ok')
       assert.equal(db.pragma('journal_mode', { simple: true }), 'delete')
@@ -48,7 +49,7 @@ describe('snapshots of the live databases', () => {
     } finally {
       db.close()
     }
-    const duck = await DuckDBInstance.create(body.duckdb.file, { access_mode: 'READ_ONLY' })
+    const duck = await DuckDBInstance.create(path.join(h.dataDir, body.duckdb.file), { access_mode: 'READ_ONLY' })
     try {
       const c = await duck.connect()
       const rows = Number((await c.runAndReadAll('SELECT count(*) FROM telemetry')).getRows()[0]?.[0])
@@ -61,7 +62,7 @@ describe('snapshots of the live databases', () => {
     }
     const leftovers = fs.readdirSync(`${h.dataDir}/snapshots/sqlite`).concat(fs.readdirSync(`${h.dataDir}/snapshots/duckdb`)).filter((f) => f.includes('.tmp'))
     assert.deepEqual(leftovers, [])
-    assert.equal(fs.statSync(body.sqlite.file).mode & 0o077, 0, 'owner-only')
+    assert.equal(fs.statSync(path.join(h.dataDir, body.sqlite.file)).mode & 0o077, 0, 'owner-only')
   })
 
   it('DuckDB\'s copy holds every event stored before it was taken', async () => {
@@ -73,7 +74,7 @@ describe('snapshots of the live databases', () => {
     assert.equal(res.statusCode, 200, res.body)
     const body = res.json() as { sqlite?: unknown; duckdb: { file: string } }
     assert.equal(body.sqlite, undefined)
-    const duck = await DuckDBInstance.create(body.duckdb.file, { access_mode: 'READ_ONLY' })
+    const duck = await DuckDBInstance.create(path.join(h.dataDir, body.duckdb.file), { access_mode: 'READ_ONLY' })
     const c = await duck.connect()
     const rows = Number((await c.runAndReadAll('SELECT count(*) FROM telemetry')).getRows()[0]?.[0])
     c.closeSync()

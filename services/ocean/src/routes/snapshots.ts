@@ -1,6 +1,7 @@
 // POST /api/ocean/admin/snapshot: consistent copies of SQLite (this process's connection) and
 // DuckDB (its owner, the engine) into <data>/snapshots/, for the backup container to ship.
 // One snapshot at a time per process: a second request waits for the first.
+import path from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
 import { snapshotPaths, snapshotSqlite, type SnapshotTaken } from '../stores/snapshots.ts'
 
@@ -21,6 +22,8 @@ const snapshotRoutes: FastifyPluginAsync = async (app) => {
       const out: { sqlite?: SnapshotTaken; duckdb?: SnapshotTaken } = {}
       if (want.sqlite !== false) out.sqlite = await snapshotSqlite(ocean.db, files.sqlite)
       if (want.duckdb) out.duckdb = await ocean.analytics.snapshot({ file: files.duckdb })
+      // Paths relative to the data directory: the backup container mounts it elsewhere.
+      for (const t of [out.sqlite, out.duckdb]) if (t) t.file = path.relative(ocean.config.dataDir, t.file)
       return out
     })
     queue = run.catch(() => undefined)
