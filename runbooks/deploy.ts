@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import Docker from 'dockerode'
 import { containerLogs, ensureNetwork, ensureVolume, inspectContainer, removeContainer, shipImage, waitHealthy } from './lib/deploy/docker-ops.ts'
 import { OCEAN_UID, REDIS_UID, labels, oceanEnv, oceanSpec, redisConf, redisSpec, stackNames, type StackNames, type StackSettings } from './lib/deploy/stack-spec.ts'
+import { deployBackup } from './lib/backup/backup-deploy.ts'
 import { connectHost } from './lib/host/connect.ts'
 import { dockerOn } from './lib/host/docker-over-ssh.ts'
 import type { SshHost } from './lib/host/ssh-host.ts'
@@ -102,7 +103,12 @@ export async function deploy(rb: Runbook, inv: Inventory, opts: DeployOptions = 
     return true
   })
 
-  return { release: images.ocean, changed: Boolean(shipped?.bytes || filesChanged || redisChanged || releaseChanged), shippedBytes: shipped?.bytes ?? 0 }
+  const backup = inv.backup
+  const backupChanged = backup
+    ? await rb.step('backups', { mutates: true, describe: `${settings.stack}-backup: restic to ${backup.repository}, SQLite every ${backup.sqliteSeconds ?? 30} s, DuckDB every ${backup.duckdbSeconds ?? 900} s` }, async (p) => (await deployBackup(host, docker, backup, settings, names, p.progress)).changed)
+    : false
+
+  return { release: images.ocean, changed: Boolean(shipped?.bytes || filesChanged || redisChanged || releaseChanged || backupChanged), shippedBytes: shipped?.bytes ?? 0 }
 }
 
 /** Start the new image beside the live one (scratch data, its own stream) and require health. */

@@ -1,6 +1,7 @@
 // The ocean-ops command line: one commander program; each runbook registers a subcommand.
 import { Command, CommanderError } from 'commander'
 import { isOpsError } from '@ocean-ops/common'
+import { registerBackup } from './backup.ts'
 import { registerCutover } from './cutover.ts'
 import { registerDeploy } from './deploy.ts'
 import { registerInventoryCommand } from './inventory.ts'
@@ -24,6 +25,7 @@ export function program(): Command {
   registerLab(cli)
   registerCutover(cli)
   registerRemoveMysql(cli)
+  registerBackup(cli)
 
   return cli
 }
