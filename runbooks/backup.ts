@@ -71,9 +71,10 @@ export function summarize(inv: Inventory, raw: { snapshots: Snapshot[]; agent: B
     ok: false,
     problems: [],
   }
+  const label: Record<string, string> = { sqlite: 'users (SQLite)', duckdb: 'telemetry (DuckDB)' }
   for (const [k, v] of Object.entries(st.newest)) {
-    if (!v) st.problems.push(`no ${k} backup yet`)
-    else if (!v.ok) st.problems.push(`the newest ${k} backup is ${v.ageSeconds} s old (RPO ${v.rpoSeconds} s)${raw.agent?.lastError ? `; the agent's last error: ${raw.agent.lastError.message}` : ''}`)
+    if (!v) st.problems.push(`no ${label[k]} backup yet`)
+    else if (!v.ok) st.problems.push(`the newest ${label[k]} backup is ${v.ageSeconds} s old (RPO ${v.rpoSeconds} s)${raw.agent?.lastError ? `; the agent's last error: ${raw.agent.lastError.message}` : ''}`)
   }
   if (!st.lastDrill) st.problems.push('no restore drill yet: run `ocean-ops backup drill`')
   else if (!st.lastDrill.ok) st.problems.push(`the last drill (${st.lastDrill.at}) failed: ${st.lastDrill.problems.join('; ')}`)
