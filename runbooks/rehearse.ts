@@ -16,6 +16,7 @@ import { closeHosts, connectHost } from './lib/host/connect.ts'
 import { loadInventory, resolveSecret, type Inventory } from './lib/inventory.ts'
 import { migrateDataOnNewHost } from './migrate-data.ts'
 import { WriteTraffic, type TrafficSummary } from './lib/rehearse/write-traffic.ts'
+import { diskLossDrill, type DiskLossDrill } from './lib/rehearse/disk-loss-drill.ts'
 import { OpsError } from '@ocean-ops/common'
 import { runRunbook, type Runbook } from './lib/runbook.ts'
 import { removeMysql, type RemoveMysqlReport } from './remove-mysql.ts'
@@ -31,6 +32,8 @@ export interface RehearseOptions {
   rollbackDrill?: boolean
   reportDir?: string
   log?: (line: string) => void
+  /** Lose the new host's data after the move and restore it from backups (default true when the inventory has backups). */
+  diskLossDrill?: boolean
   /** Seconds remove-mysql watches for a respawn (default 20). */
   watchSeconds?: number
 }
@@ -54,6 +57,8 @@ export interface RehearseReport {
   verification: { ok: boolean; failed: string[]; checks: number } | null
   mysql: { cpuBefore: number; cpuAfter: number | null; removed: number; respawned: number } | null
   rollbackDrill: { traffic: TrafficSummary; found: Found; report: RollbackReport } | null
+  /** The new host's disk lost after the move and restored from the storage host. */
+  diskLoss: DiskLossDrill | null
   failures: string[]
 }
 
@@ -65,7 +70,7 @@ export async function rehearse(opts: RehearseOptions = {}): Promise<RehearseRepo
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`))
   const report: RehearseReport = {
     ok: false, startedAt: new Date().toISOString(), finishedAt: '', lab: '', steps: [], writeFreezeSeconds: null,
-    move: null, cutover: null, verification: null, mysql: null, rollbackDrill: null, failures: [],
+    move: null, cutover: null, verification: null, mysql: null, rollbackDrill: null, diskLoss: null, failures: [],
   }
   const step = async <T>(name: string, fn: () => Promise<T>, note?: (v: T) => string): Promise<T> => {
     log(`\n== ${name}`)
@@ -127,6 +132,24 @@ export async function rehearse(opts: RehearseOptions = {}): Promise<RehearseRepo
     const rm: RemoveMysqlReport = await step('remove MySQL from the old host', () => run('remove-mysql', (rb) => removeMysql(rb, inv, { watchSeconds: opts.watchSeconds ?? 20, reportDir })), (r) => `CPU ${r.cpuBefore.toFixed(0)} % -> ${r.cpuAfter?.toFixed(0) ?? '?'} %`)
     report.mysql = { cpuBefore: rm.cpuBefore, cpuAfter: rm.cpuAfter ?? null, removed: rm.processes.length, respawned: rm.respawned.length }
     if (rm.respawned.length) report.failures.push(`MySQL respawned: ${rm.respawned.map((p) => p.exe).join(', ')}`)
+
+    if (inv.backup && opts.diskLossDrill !== false) {
+      const writers = new WriteTraffic({ url: clientUrl, apiKey, rate: opts.rate ?? 20, prefix: `disk-${Date.now().toString(36)}` })
+      traffic = writers
+      writers.start()
+      await new Promise((r) => setTimeout(r, 3000))
+      const found = async (t: WriteTraffic) => {
+        const users = await usersFound(clientUrl, apiKey, t)
+        const missing = new Set(users.missing)
+        return { users: new Set(t.users.map((u) => u.id).filter((id) => !missing.has(id))), events: new Set(await newSideValues(clientUrl, apiKey, writers.sensor, (l) => log(`  ${l}`))) }
+      }
+      const d = await step('disk-loss drill: back up under writes, lose the new host\'s data, restore from the storage host', () => run('disk-loss-drill', (b) => diskLossDrill(b, inv, writers, found, (l) => log(`  ${l}`))), (x) => `${x.before.usersFound}/${x.before.users} users and ${x.before.eventsFound}/${x.before.events} events acknowledged before the restored point are back; gap ${x.gap.seconds} s (RPO ${x.gap.rpoSeconds} s)`)
+      traffic = undefined
+      report.diskLoss = d
+      if (!d.ok) report.failures.push(`disk-loss drill: ${JSON.stringify({ before: d.before, gap: d.gap })}`)
+      const v2 = await step('verify the restored stack', () => run('verify', (rb) => verify(rb, inv, { reportDir, load: false })), (r) => `${r.checks.filter((c) => c.ok).length}/${r.checks.length} checks`)
+      if (!v2.ok) report.failures.push(`verification after the restore failed: ${v2.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}`)
+    }
 
     if (opts.rollbackDrill !== false) {
       const drill: WriteTraffic = new WriteTraffic({ url: clientUrl, apiKey, rate: opts.rate ?? 20, prefix: `drill-${Date.now().toString(36)}` })
@@ -201,6 +224,12 @@ export function matchEvents(acked: number[], values: number[]): Found['telemetry
  */
 export async function findOnNewSide(url: string, apiKey: string, t: WriteTraffic, sum: TrafficSummary, log: (l: string) => void): Promise<Found> {
   const users = await usersFound(url, apiKey, t)
+  const events = matchEvents(t.telemetryValues, await newSideValues(url, apiKey, sum.sensor, log))
+  return { users: { acked: sum.acked.users, found: users.found + sum.usersAckedByConflict, missing: users.missing }, telemetry: events }
+}
+
+/** A sensor's stored values on the new side, read once its buffer holds nothing unstored. */
+export async function newSideValues(url: string, apiKey: string, sensor: string, log: (l: string) => void): Promise<number[]> {
   const deadline = Date.now() + 60_000
   for (;;) {
     const b = await getJson(`${url}/api/ocean/telemetry/unprocessed`, apiKey)
@@ -211,12 +240,11 @@ export async function findOnNewSide(url: string, apiKey: string, t: WriteTraffic
     log(`waiting for the worker: ${left} buffer entries not stored yet`)
     await new Promise((r) => setTimeout(r, 500))
   }
-  const res = await fetch(`${url}/api/ocean/analytics/export?format=csv&sensor_id=${encodeURIComponent(sum.sensor)}&limit=50000000`, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(30_000) })
-  if (!res.ok) throw new OpsError('OPS_E_VERIFY', `export of ${sum.sensor} answered ${res.status}`)
+  const res = await fetch(`${url}/api/ocean/analytics/export?format=csv&sensor_id=${encodeURIComponent(sensor)}&limit=50000000`, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(30_000) })
+  if (!res.ok) throw new OpsError('OPS_E_VERIFY', `export of ${sensor} answered ${res.status}`)
   const [header, ...rows] = (await res.text()).trim().split('\n')
   const col = (header ?? '').split(',').indexOf('value')
-  const events = matchEvents(t.telemetryValues, rows.filter(Boolean).map((r) => Number(r.split(',')[col])))
-  return { users: { acked: sum.acked.users, found: users.found + sum.usersAckedByConflict, missing: users.missing }, telemetry: events }
+  return rows.filter(Boolean).map((r) => Number(r.split(',')[col]))
 }
 
 /** After the rollback: users through the old API by id, events read from PostgreSQL itself. */
@@ -253,6 +281,7 @@ export function rehearseMarkdown(r: RehearseReport): string {
     r.move ? `- writes sent ${r.move.traffic.sent.users + r.move.traffic.sent.telemetry}, acknowledged ${r.move.traffic.acked.users + r.move.traffic.acked.telemetry} (${r.move.traffic.retried} attempts retried; longest wait ${(r.move.traffic.longestWaitMs / 1000).toFixed(1)} s); found afterwards on the new side: ${f(r.move.found)}` : '- no traffic figures',
     r.rollbackDrill ? `- rollback drill: write freeze ${((r.rollbackDrill.report.writeFreezeMs ?? 0) / 1000).toFixed(2)} s; ${r.rollbackDrill.report.buffer?.storedEvents ?? 0} acknowledged events were still in the new side's Redis and were stored before the reverse sync; found afterwards in PostgreSQL: ${f(r.rollbackDrill.found)}${r.rollbackDrill.report.sessionsNotCarriedBack ? `; ${r.rollbackDrill.report.sessionsNotCarriedBack} session changes left behind (those users log in again)` : ''}` : '',
     r.mysql ? `- old host CPU: ${r.mysql.cpuBefore.toFixed(0)} % before MySQL removal, ${r.mysql.cpuAfter?.toFixed(0) ?? '?'} % after; ${r.mysql.removed} MySQL processes removed; ${r.mysql.respawned} respawned` : '',
+    r.diskLoss ? `- disk-loss drill: backup round ${r.diskLoss.backupSeconds.toFixed(1)} s, restore ${r.diskLoss.restoreSeconds.toFixed(1)} s; restored point users ${r.diskLoss.restoredPoint.users}, telemetry ${r.diskLoss.restoredPoint.telemetry}; acknowledged before it and back: users ${r.diskLoss.before.usersFound}/${r.diskLoss.before.users}, events ${r.diskLoss.before.eventsFound}/${r.diskLoss.before.events}; gap (acknowledged after it, lost with the disk): ${r.diskLoss.gap.users} users, ${r.diskLoss.gap.events} events, ${r.diskLoss.gap.seconds} s (RPO ${r.diskLoss.gap.rpoSeconds} s) — ${r.diskLoss.ok ? 'passed' : 'FAILED'}` : '',
     r.verification ? `- verification: ${r.verification.ok ? 'passed' : `FAILED (${r.verification.failed.join(', ')})`}, ${r.verification.checks} checks` : '',
     '',
     ...(r.cutover?.parity.length ? ['## Data parity at the cutover (final delta, verified)', '', ...parityTable(r.cutover.parity), ''] : []),

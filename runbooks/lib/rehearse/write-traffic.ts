@@ -27,9 +27,12 @@ export interface TrafficSummary {
 }
 
 export class WriteTraffic {
-  readonly users: Array<{ id: number; username: string }> = []
+  /** `ackedAt`: when the answer arrived here (the lab's containers share this machine's clock). */
+  readonly users: Array<{ id: number; username: string; ackedAt: number }> = []
   /** The value of every acknowledged telemetry event (each event's value is unique to it). */
   readonly telemetryValues: number[] = []
+  /** When each of telemetryValues was acknowledged (same order). */
+  readonly telemetryAckedAt: number[] = []
   private telemetryAcked = 0
   private sent = { users: 0, telemetry: 0 }
   private retried = 0
@@ -96,7 +99,7 @@ export class WriteTraffic {
       const res = await this.post('/api/ocean/users', { username, email: `${username}@rehearse.example` })
       if (res.status === 201) {
         const body = (await res.json()) as { id: number }
-        this.users.push({ id: body.id, username })
+        this.users.push({ id: body.id, username, ackedAt: Date.now() })
         return true
       }
       if (res.status === 409 && attempt > 1) {
@@ -115,6 +118,7 @@ export class WriteTraffic {
       if (res.status === 202) {
         this.telemetryAcked++
         this.telemetryValues.push(n)
+        this.telemetryAckedAt.push(Date.now())
         return true
       }
       if (res.status >= 400 && res.status < 500) throw new Error(`ingest: HTTP ${res.status} ${await res.text()}`)
