@@ -34,7 +34,41 @@ export interface OceanConfig {
   swapSizeMb: number
   deployUser: string
   privateNetwork?: PrivateNetworkConfig
+  /** Where restic sends the server's backups; absent when ocean:backup is not set. */
+  backup?: BackupConfig
 }
+
+/** A Hetzner Storage Box this stack creates for the backups. */
+export interface StorageBoxConfig {
+  location: string
+  storageBoxType: string
+  /** Whether the box answers outside Hetzner's network (a restore from a laptop); off by default. */
+  reachableExternally: boolean
+  /** ocean:backupSshPublicKey: the key the new host's restic logs in with, installed on the box. */
+  sshPublicKey: string
+}
+
+/** A restic repository that exists already (a Storage Box made elsewhere, or an S3 bucket). */
+export interface ExistingBackupConfig {
+  /** `sftp:USER@HOST:/PATH` or `s3:https://ENDPOINT/BUCKET[/PATH]`. */
+  repository: string
+  /** SFTP repositories only: the port and the pinned host key (known_hosts lines, if given). */
+  sftp?: { host: string; port: number; knownHosts?: string }
+}
+
+/** Exactly one of the two. The passwords are secrets and never part of this object. */
+export type BackupConfig = { storageBox: StorageBoxConfig; existing?: undefined } | { existing: ExistingBackupConfig; storageBox?: undefined }
+
+/** SSH port of a Hetzner Storage Box for keys in OpenSSH format (port 22 only takes RFC4716 keys). */
+export const STORAGE_BOX_SFTP_PORT = 23
+
+export const BACKUP_DEFAULTS = { storageBoxType: 'bx11', reachableExternally: false } as const
+
+/** Storage Box location for a server location (Storage Boxes are offered in fsn1 and hel1). */
+const STORAGE_BOX_LOCATIONS: Record<string, string> = { fsn1: 'fsn1', nbg1: 'fsn1', hel1: 'hel1' }
+
+/** Top-level keys that only mean something with ocean:backup. */
+const BACKUP_KEYS = ['backupPassword', 'backupSshPublicKey', 'storageBoxPassword'] as const
 
 /** Ports that must never be reachable from outside: MySQL, PostgreSQL, Redis, the Docker API. */
 export const FORBIDDEN_PORTS = [3306, 5432, 6379, 2375, 2376] as const
@@ -51,7 +85,7 @@ export const DEFAULTS = {
   deployUser: 'ocean',
 } as const
 
-const KNOWN_KEYS = ['name', 'sshKeys', 'adminCidrs', 'privateNetwork', ...Object.keys(DEFAULTS)]
+const KNOWN_KEYS = ['name', 'sshKeys', 'adminCidrs', 'privateNetwork', 'backup', ...BACKUP_KEYS, ...Object.keys(DEFAULTS)]
 
 // Hetzner network zones by location (https://docs.hetzner.cloud/#locations).
 const NETWORK_ZONES: Record<string, string> = {
@@ -68,6 +102,8 @@ export interface ConfigSource {
   stack: string
   /** Whether an Hetzner token is available (`hcloud:token` or HCLOUD_TOKEN); never its value. */
   hasToken: boolean
+  /** The `ocean:*` keys (without the prefix) stored encrypted (`pulumi config set --secret`). */
+  secretKeys: string[]
 }
 
 /** Reads the live Pulumi config. The token is only checked for presence, never read into a value. */
@@ -77,7 +113,11 @@ export function readConfigSource(): ConfigSource {
     if (key.startsWith('ocean:')) ocean[key.slice('ocean:'.length)] = value
   }
   const hasToken = Boolean(pulumi.runtime.getConfig('hcloud:token') || process.env.HCLOUD_TOKEN)
-  return { ocean, stack: pulumi.getStack(), hasToken }
+  // The SDK knows which keys were set with --secret but does not type the function; where it
+  // is missing every key counts as secret (the check is skipped, nothing is refused).
+  const isSecret = (pulumi.runtime as { isConfigSecret?: (key: string) => boolean }).isConfigSecret
+  const secretKeys = Object.keys(ocean).filter((k) => isSecret?.(`ocean:${k}`) ?? true)
+  return { ocean, stack: pulumi.getStack(), hasToken, secretKeys }
 }
 
 export function readOceanConfig(): OceanConfig {
@@ -155,10 +195,16 @@ export function parseOceanConfig(src: ConfigSource): OceanConfig {
   const privateNetwork = raw.privateNetwork === undefined ? undefined
     : parsePrivateNetwork(raw.privateNetwork, location, (msg) => problems.push(`ocean:privateNetwork${msg}`))
 
+  const backup = parseBackup(src, location, problem)
+
   if (problems.length > 0) {
     throw new InfraError('OPS_E_INFRA_CONFIG', `the stack config is not valid:\n  - ${problems.join('\n  - ')}`)
   }
-  return { name, serverType, location, image, sshKeys, adminCidrs, allowOpenSsh, oceanPort, volumeSizeGb, production, swapSizeMb, deployUser, ...(privateNetwork ? { privateNetwork } : {}) }
+  return {
+    name, serverType, location, image, sshKeys, adminCidrs, allowOpenSsh, oceanPort, volumeSizeGb, production, swapSizeMb, deployUser,
+    ...(privateNetwork ? { privateNetwork } : {}),
+    ...(backup ? { backup } : {}),
+  }
 }
 
 // A list is stored as JSON by `pulumi config set --path 'k[0]' v`; a plain comma list is accepted too.
@@ -176,13 +222,26 @@ function list(value: string | undefined, report: (msg: string) => void): string[
 function publicKeyProblem(line: string): string | undefined {
   const [type, body] = line.split(/\s+/)
   const short = line.length > 40 ? `${line.slice(0, 40)}...` : line
-  if (type === undefined || !KEY_TYPES.includes(type) || body === undefined) {
-    return `entry "${short}" is not an OpenSSH public key line (type base64 [comment]); Hetzner key names are not accepted`
-  }
-  // The blob starts with its own type name: a cheap check that catches truncated pastes.
+  const err = keyBodyProblem(type, body)
+  if (err === 'format') return `entry "${short}" is not an OpenSSH public key line (type base64 [comment]); Hetzner key names are not accepted`
+  if (err === 'damaged') return `entry "${short}" has a damaged key body`
+  return undefined
+}
+
+function keyBodyProblem(type: string | undefined, body: string | undefined): 'format' | 'damaged' | undefined {
+  if (type === undefined || !KEY_TYPES.includes(type) || body === undefined) return 'format'
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return 'damaged'
+  // The blob is length-prefixed fields that fill it exactly, the first its own type name: a
+  // cheap check that catches truncated or mixed-up pastes.
   const blob = Buffer.from(body, 'base64')
-  const len = blob.length >= 4 ? blob.readUInt32BE(0) : -1
-  if (len < 0 || blob.subarray(4, 4 + len).toString() !== type) return `entry "${short}" has a damaged key body`
+  const fields: Buffer[] = []
+  for (let at = 0; at < blob.length;) {
+    const len = at + 4 <= blob.length ? blob.readUInt32BE(at) : -1
+    if (len < 0 || at + 4 + len > blob.length) return 'damaged'
+    fields.push(blob.subarray(at + 4, at + 4 + len))
+    at += 4 + len
+  }
+  if (fields.length < 2 || fields[0]?.toString() !== type) return 'damaged'
   return undefined
 }
 
@@ -228,4 +287,188 @@ function parsePrivateNetwork(value: string, location: string, report: (msg: stri
     ...(oldServerId !== undefined ? { oldServerId } : {}),
     ...(oldServerIp ? { oldServerIp } : {}),
   }
+}
+
+const CREATE_BOX = '`pulumi config set --path ocean:backup.storageBox.storageBoxType bx11` (a new Storage Box)'
+const USE_EXISTING = '`pulumi config set --path ocean:backup.existing.repository sftp:USER@HOST:/PATH` (a repository that exists)'
+const SFTP_REPO = /^sftp:([^:@/\s]+)@([^:/\s]+):(\/\S+)$/
+const S3_REPO = /^s3:https:\/\/[^/\s]+\/[^/\s]+(\/\S*)?$/
+
+// ocean:backup: a Storage Box this stack creates, or a restic repository that exists. The
+// passwords are secret keys of their own; only their presence and form are checked here, and
+// no message ever repeats their value.
+function parseBackup(src: ConfigSource, serverLocation: string, problem: (key: string, msg: string) => void): BackupConfig | undefined {
+  const raw = src.ocean
+  const isSet = (k: string) => raw[k] !== undefined && raw[k].trim() !== ''
+  const notUsed = (k: string, why: string) => problem(k, `is not used ${why}; remove it with \`pulumi config rm ocean:${k}\``)
+  const requireSecret = (k: string, what: string) => {
+    if (!isSet(k)) {
+      problem(k, `is required with ocean:backup: ${what}, set with \`pulumi config set --secret ocean:${k}\``)
+      return undefined
+    }
+    if (!src.secretKeys.includes(k)) problem(k, `is stored in plain text in the stack file: set it again with \`pulumi config set --secret ocean:${k}\``)
+    return raw[k]
+  }
+
+  if (raw.backup === undefined) {
+    for (const k of BACKUP_KEYS) if (isSet(k)) notUsed(k, 'without ocean:backup (off-server backups)')
+    return undefined
+  }
+  requireSecret('backupPassword', 'the restic repository password (keep a copy outside Pulumi: without it the backups cannot be read)')
+  const o = jsonObject(raw.backup)
+  if (!o) {
+    problem('backup', `must be an object: ${CREATE_BOX} or ${USE_EXISTING}`)
+    return undefined
+  }
+  for (const k of Object.keys(o)) if (!['storageBox', 'existing'].includes(k)) problem(`backup.${k}`, 'is not a known key (known: storageBox, existing)')
+  if (o.storageBox !== undefined && o.existing !== undefined) {
+    problem('backup', 'sets both storageBox and existing: keep one, e.g. `pulumi config rm --path ocean:backup.existing`')
+    return undefined
+  }
+  if (o.storageBox !== undefined) {
+    if (!isSet('backupSshPublicKey')) {
+      problem('backupSshPublicKey', 'is required with ocean:backup.storageBox: the OpenSSH public key line of the key restic on the new host logs in with, e.g. `pulumi config set ocean:backupSshPublicKey "$(cat backup_ed25519.pub)"`')
+    }
+    const password = requireSecret('storageBoxPassword', "the Storage Box's own password (Hetzner requires one; restic logs in with the key)")
+    const pwErr = password === undefined ? undefined : storageBoxPasswordProblem(password)
+    if (pwErr) problem('storageBoxPassword', pwErr)
+    const box = parseStorageBox(o.storageBox, raw.backupSshPublicKey, serverLocation, problem)
+    return box ? { storageBox: box } : undefined
+  }
+  if (o.existing !== undefined) {
+    for (const k of ['backupSshPublicKey', 'storageBoxPassword'] as const) {
+      if (isSet(k)) notUsed(k, 'with ocean:backup.existing (only to create a Storage Box)')
+    }
+    const existing = parseExisting(o.existing, problem)
+    return existing ? { existing } : undefined
+  }
+  problem('backup', `names no target: ${CREATE_BOX} or ${USE_EXISTING}`)
+  return undefined
+}
+
+function parseStorageBox(value: unknown, sshKeyLine: string | undefined, serverLocation: string, problem: (key: string, msg: string) => void): StorageBoxConfig | undefined {
+  const o = value === '' ? {} : jsonObject(value)
+  if (!o) {
+    problem('backup.storageBox', `must be an object, e.g. ${CREATE_BOX}`)
+    return undefined
+  }
+  const known = ['location', 'storageBoxType', 'reachableExternally']
+  for (const k of Object.keys(o)) if (!known.includes(k)) problem(`backup.storageBox.${k}`, `is not a known key (known: ${known.join(', ')}; the SSH key is ocean:backupSshPublicKey)`)
+  let ok = true
+  const report = (k: string, msg: string) => {
+    ok = false
+    problem(`backup.storageBox.${k}`, msg)
+  }
+
+  const given = o.location === undefined ? undefined : String(o.location).trim()
+  const location = given ?? STORAGE_BOX_LOCATIONS[serverLocation]
+  if (location === undefined) {
+    report('location', `is required: Hetzner offers no Storage Box at the server's location ${serverLocation}; choose one with \`pulumi config set --path ocean:backup.storageBox.location fsn1\` (or hel1)`)
+  } else if (!/^[a-z]+[0-9]*$/.test(location)) {
+    report('location', `"${location}" is not a Hetzner location such as fsn1 or hel1`)
+  }
+  const storageBoxType = o.storageBoxType === undefined ? BACKUP_DEFAULTS.storageBoxType : String(o.storageBoxType).trim()
+  if (!/^bx[0-9]+$/.test(storageBoxType)) report('storageBoxType', `"${storageBoxType}" is not a Storage Box type such as bx11`)
+  const ext = o.reachableExternally
+  const reachableExternally = ext === undefined ? BACKUP_DEFAULTS.reachableExternally : ext === true || ext === 'true'
+  if (ext !== undefined && ![true, false, 'true', 'false'].includes(ext as string | boolean)) report('reachableExternally', `must be true or false, not "${String(ext)}"`)
+
+  const sshPublicKey = (sshKeyLine ?? '').trim()
+  if (sshPublicKey !== '') {
+    const err = sshPublicKey.includes('\n') ? 'must be one key line (the key restic on the new host uses)' : publicKeyProblem(sshPublicKey)
+    if (err) {
+      ok = false
+      problem('backupSshPublicKey', err)
+    }
+  } else {
+    ok = false
+  }
+  return ok && location !== undefined ? { location, storageBoxType, reachableExternally, sshPublicKey } : undefined
+}
+
+function parseExisting(value: unknown, problem: (key: string, msg: string) => void): ExistingBackupConfig | undefined {
+  const o = jsonObject(value)
+  if (!o) {
+    problem('backup.existing', `must be an object, e.g. ${USE_EXISTING}`)
+    return undefined
+  }
+  const known = ['repository', 'hostKey', 'port']
+  for (const k of Object.keys(o)) if (!known.includes(k)) problem(`backup.existing.${k}`, `is not a known key (known: ${known.join(', ')})`)
+  const repository = o.repository === undefined ? '' : String(o.repository).trim()
+  if (repository === '') {
+    problem('backup.existing.repository', `is required: ${USE_EXISTING}, or s3:https://ENDPOINT/BUCKET[/PATH]`)
+    return undefined
+  }
+  const sftp = SFTP_REPO.exec(repository)
+  if (!sftp && !S3_REPO.test(repository)) {
+    problem('backup.existing.repository', `"${repository}" is not a restic repository of a supported form: sftp:USER@HOST:/PATH (an absolute path) or s3:https://ENDPOINT/BUCKET[/PATH]`)
+    return undefined
+  }
+  if (!sftp) {
+    let ok = true
+    for (const k of ['hostKey', 'port']) {
+      if (o[k] !== undefined) {
+        ok = false
+        problem(`backup.existing.${k}`, `is only for sftp repositories; remove it with \`pulumi config rm --path ocean:backup.existing.${k}\``)
+      }
+    }
+    return ok ? { repository } : undefined
+  }
+  const host = sftp[2] as string
+  // A Storage Box takes OpenSSH-format keys on port 23 only; any other SSH server on 22.
+  const port = o.port === undefined ? (host.endsWith('.your-storagebox.de') ? STORAGE_BOX_SFTP_PORT : 22) : Number(o.port)
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    problem('backup.existing.port', `must be a whole number from 1 to 65535, not "${String(o.port)}"`)
+    return undefined
+  }
+  if (o.hostKey === undefined) return { repository, sftp: { host, port } }
+  const knownHosts = String(o.hostKey).trim()
+  const err = knownHostsProblem(knownHosts, host, port)
+  if (err) {
+    problem('backup.existing.hostKey', err)
+    return undefined
+  }
+  return { repository, sftp: { host, port, knownHosts } }
+}
+
+/** known_hosts lines that pin HOST's key for PORT (OpenSSH writes `[host]:port` for ports other than 22). */
+function knownHostsProblem(text: string, host: string, port: number): string | undefined {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
+  const scan = `get it with \`ssh-keyscan -p ${port} ${host}\` and compare the fingerprint with the one the provider publishes`
+  if (lines.length === 0) return `is empty: ${scan}`
+  const want = port === 22 ? host : `[${host}]:${port}`
+  for (const line of lines) {
+    const [hosts, type, body] = line.split(/\s+/)
+    const short = line.length > 40 ? `${line.slice(0, 40)}...` : line
+    const err = keyBodyProblem(type, body)
+    if (err === 'format' || hosts === undefined) return `"${short}" is not a known_hosts line (HOSTS TYPE BASE64): ${scan}`
+    if (err === 'damaged') return `"${short}" has a damaged key body`
+    // A hashed entry (|1|salt|hash) cannot be read back; ssh checks it when it connects.
+    if (!hosts.startsWith('|1|') && !hosts.split(',').includes(want)) {
+      return `"${short}" does not name ${want}, the name ssh looks up for port ${port}: ${scan}`
+    }
+  }
+  return undefined
+}
+
+/** Hetzner's Storage Box password policy (12 to 128 characters, four kinds); never echoes the value. */
+function storageBoxPasswordProblem(password: string): string | undefined {
+  const kinds: [RegExp, string][] = [[/[a-z]/, 'a lower-case letter'], [/[A-Z]/, 'an upper-case letter'], [/[0-9]/, 'a digit'], [/[^A-Za-z0-9]/, 'a special character']]
+  const missing = kinds.filter(([re]) => !re.test(password)).map(([, what]) => what)
+  if (password.length >= 12 && password.length <= 128 && missing.length === 0) return undefined
+  const why = password.length < 12 || password.length > 128 ? `it has ${password.length} characters` : `it lacks ${missing.join(', ')}`
+  return `does not meet Hetzner's Storage Box password policy (12 to 128 characters with a lower-case and an upper-case letter, a digit and a special character; ${why}): set another with \`pulumi config set --secret ocean:storageBoxPassword\``
+}
+
+/** A config object: Pulumi stores `--path` objects as JSON text; nested values arrive parsed. */
+function jsonObject(value: unknown): Record<string, unknown> | undefined {
+  let v = value
+  if (typeof v === 'string') {
+    try {
+      v = JSON.parse(v)
+    } catch {
+      return undefined
+    }
+  }
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : undefined
 }

@@ -3,7 +3,8 @@
 // unless every check passes.
 import * as hcloud from '@pulumi/hcloud'
 import * as pulumi from '@pulumi/pulumi'
-import { readOceanConfig } from './config.ts'
+import { BackupTarget } from './backup.ts'
+import { readOceanConfig, type OceanConfig } from './config.ts'
 import { OceanHost } from './ocean-host.ts'
 import { checkServerType } from './server-type-check.ts'
 import { readHostSetupScript } from './user-data.ts'
@@ -49,5 +50,27 @@ export default async function oceanStack() {
       serverId,
       ...(host.serverNetwork ? { privateNetwork: { newHostIp: host.serverNetwork.ip, ipRange: config.privateNetwork?.ipRange } } : {}),
     }),
+    // Only with ocean:backup: where restic sends the backups (see backupOutputs).
+    ...backupOutputs(config),
+  }
+}
+
+/** The backup target's outputs, present only with ocean:backup. The repository password goes
+ *  out only as a secret (shown with --show-secrets); everything else is plain. */
+function backupOutputs(config: OceanConfig) {
+  if (!config.backup) return {}
+  const ocean = new pulumi.Config('ocean')
+  const target = new BackupTarget('backup', {
+    hostName: config.name,
+    backup: config.backup,
+    ...(config.backup.storageBox ? { storageBoxPassword: ocean.requireSecret('storageBoxPassword') } : {}),
+  })
+  const boxId = target.storageBox?.id.apply((id) => Number(id))
+  return {
+    backupRepository: target.repository,
+    backupPassword: pulumi.secret(ocean.requireSecret('backupPassword')),
+    ...(target.sftpPort !== undefined ? { backupSftpPort: target.sftpPort } : {}),
+    ...(target.knownHosts !== undefined ? { backupKnownHosts: target.knownHosts } : {}),
+    ...(boxId ? { backupStorageBoxId: boxId } : {}),
   }
 }

@@ -28,7 +28,8 @@ function setConfig(overrides: Record<string, string | undefined> = {}) {
     ...overrides,
   }
   const config = Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined))
-  pulumi.runtime.setAllConfig(config, ['hcloud:token'])
+  // As `pulumi config set --secret` marks them (a key that is not set is simply not there).
+  pulumi.runtime.setAllConfig(config, ['hcloud:token', 'ocean:backupPassword', 'ocean:storageBoxPassword'])
 }
 
 async function run(overrides: Record<string, string | undefined> = {}) {
@@ -238,5 +239,124 @@ describe('infra program: stack outputs', () => {
     assert.deepEqual(Object.keys(printed).sort(), Object.keys(fixture).sort())
     assert.deepEqual(Object.keys(printed.inventory as object).sort(), Object.keys(fixture.inventory as object).sort())
     assert.equal(printed.hostPrivateKey, '[secret]')
+  })
+})
+
+// Off-server backups: a Storage Box this stack creates, or a repository that exists.
+const BACKUP_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKzlCkCQYZn61frtT++V6aqkCGelpqjjFqSrh7duEYRt restic@ocean-prod'
+const REPO_PASSWORD = 'restic-password-not-real'
+const BOX_PASSWORD = 'Box-Passw0rd-not-real'
+const withBox = (storageBox: Record<string, unknown> = {}) => ({
+  'ocean:backup': JSON.stringify({ storageBox }),
+  'ocean:backupPassword': REPO_PASSWORD,
+  'ocean:backupSshPublicKey': BACKUP_KEY,
+  'ocean:storageBoxPassword': BOX_PASSWORD,
+})
+const withExisting = (existing: Record<string, unknown>) => ({ 'ocean:backup': JSON.stringify({ existing }), 'ocean:backupPassword': REPO_PASSWORD })
+const BACKUP_OUTPUTS = ['backupRepository', 'backupPassword', 'backupSftpPort', 'backupKnownHosts', 'backupStorageBoxId']
+
+describe('infra program: backup target', () => {
+  it('creates no Storage Box and exports no backup outputs without ocean:backup', async () => {
+    const { values } = await run()
+    assert.deepEqual(byType('storageBox:StorageBox'), [])
+    assert.equal(recorded.resources.some((r) => r.type === 'ocean:infra:BackupTarget'), false)
+    for (const key of BACKUP_OUTPUTS) assert.equal(key in values, false, key)
+  })
+
+  it('creates the Storage Box from the config: type, location, the backup key, SSH on, a daily snapshot plan, delete protection', async () => {
+    await run({ ...withBox({ storageBoxType: 'bx21', location: 'hel1' }), 'ocean:location': 'fsn1' })
+    const sb = one('storageBox:StorageBox')
+    assert.deepEqual(sb.inputs, {
+      name: 'ocean-prod-backup',
+      storageBoxType: 'bx21',
+      location: 'hel1',
+      password: BOX_PASSWORD,
+      sshKeys: [BACKUP_KEY],
+      accessSettings: { sshEnabled: true, reachableExternally: false, sambaEnabled: false, webdavEnabled: false, zfsEnabled: true },
+      snapshotPlan: { maxSnapshots: 7, hour: 3, minute: 15 },
+      deleteProtection: true,
+      labels: { app: 'ocean', 'ocean-host': 'ocean-prod' },
+    })
+    assert.deepEqual(sb.secretInputs, ['password'], 'the box password is secret in state and previews')
+  })
+
+  it('puts the box at the server location by default (nbg1 maps to fsn1) and opens it outside Hetzner only when asked', async () => {
+    await run({ ...withBox(), 'ocean:location': 'nbg1' })
+    assert.deepEqual([one('storageBox:StorageBox').inputs.location, one('storageBox:StorageBox').inputs.storageBoxType], ['fsn1', 'bx11'])
+    recorded.reset()
+    await run({ ...withBox({ reachableExternally: true }), 'ocean:location': 'hel1' })
+    const sb = one('storageBox:StorageBox').inputs
+    assert.equal(sb.location, 'hel1')
+    assert.equal((sb.accessSettings as { reachableExternally: boolean }).reachableExternally, true)
+  })
+
+  it('never replaces the box (and the backups) for a new key, and keeps it apart from the server', async () => {
+    await run(withBox())
+    const o = recorded.options.get('backup-storage-box')
+    assert.deepEqual(o?.ignoreChanges, ['sshKeys'])
+    assert.equal(o?.parent, 'urn:pulumi:prod::ocean-ops::ocean:infra:BackupTarget::backup')
+    const componentParent = recorded.options.get('backup')?.parent
+    assert.equal(typeof componentParent, 'string')
+    assert.doesNotMatch(String(componentParent), /OceanHost/, 'the box must outlive the server: not a child of OceanHost')
+    assert.deepEqual(recorded.options.get('backup-storage-box')?.additionalSecretOutputs, ['password'])
+  })
+
+  it('exports the repository, the SFTP port 23 and the box id plain, the repository password only as a secret', async () => {
+    const { outputs, values } = await run(withBox())
+    assert.equal(values.backupRepository, `sftp:${FAKE.storageBoxUser}@${FAKE.storageBoxServer}:/ocean`)
+    assert.equal(values.backupSftpPort, 23)
+    assert.equal(values.backupStorageBoxId, Number(recorded.ids.get('backup-storage-box')))
+    assert.equal(values.backupPassword, REPO_PASSWORD)
+    assert.equal(await pulumi.isSecret(outputs.backupPassword as pulumi.Output<unknown>), true)
+    for (const key of ['backupRepository', 'backupStorageBoxId', 'inventory', 'knownHosts']) {
+      assert.equal(await pulumi.isSecret(pulumi.output(outputs[key])), false, `${key} must be plain`)
+    }
+    assert.equal('backupKnownHosts' in values, false, 'Pulumi does not know a new box\'s host key')
+    // Nothing plain carries either password.
+    const plain: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(values)) if (!(await pulumi.isSecret(pulumi.output(outputs[k])))) plain[k] = v
+    const text = JSON.stringify(plain)
+    assert.ok(!text.includes(REPO_PASSWORD) && !text.includes(BOX_PASSWORD), 'no password in a plain output')
+  })
+
+  it('uses an existing SFTP repository: no Storage Box, its port and host key exported', async () => {
+    const hostKey = `[u400123.your-storagebox.de]:23 ${BACKUP_KEY.split(' ').slice(0, 2).join(' ')}`
+    const { outputs, values } = await run(withExisting({ repository: 'sftp:u400123@u400123.your-storagebox.de:/ocean', hostKey }))
+    assert.deepEqual(byType('storageBox:StorageBox'), [])
+    assert.equal(values.backupRepository, 'sftp:u400123@u400123.your-storagebox.de:/ocean')
+    assert.equal(values.backupSftpPort, 23)
+    assert.equal(values.backupKnownHosts, hostKey)
+    assert.equal('backupStorageBoxId' in values, false)
+    assert.equal(await pulumi.isSecret(outputs.backupPassword as pulumi.Output<unknown>), true)
+  })
+
+  it('uses an existing S3 repository: only the repository and the secret password', async () => {
+    const repository = 's3:https://fsn1.your-objectstorage.com/ocean-backups/prod'
+    const { values } = await run(withExisting({ repository }))
+    assert.deepEqual(byType('storageBox:StorageBox'), [])
+    assert.deepEqual(Object.keys(values).filter((k) => k.startsWith('backup')).sort(), ['backupPassword', 'backupRepository'])
+    assert.equal(values.backupRepository, repository)
+  })
+
+  it('refuses ocean:backup without the repository password before creating anything', () =>
+    refused({ ...withBox(), 'ocean:backupPassword': undefined }, /ocean:backupPassword is required with ocean:backup/))
+
+  it('refuses a Storage Box without its password or with a plain-text one before creating anything', async () => {
+    await refused({ ...withBox(), 'ocean:storageBoxPassword': undefined }, /ocean:storageBoxPassword is required/)
+    setConfig(withBox())
+    pulumi.runtime.setAllConfig({ ...pulumi.runtime.allConfig(), 'hcloud:token': 'test-token-not-real' }, ['hcloud:token', 'ocean:backupPassword'])
+    await assert.rejects(oceanStack(), /ocean:storageBoxPassword is stored in plain text/)
+    await settle(100)
+    assert.deepEqual(recorded.resources, [])
+  })
+
+  it('as `pulumi stack output --json` prints them, the inventory still reads and the password shows as [secret]', async () => {
+    const { outputs, values } = await run(withBox())
+    const printed: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(values)) printed[k] = (await pulumi.isSecret(pulumi.output(outputs[k]))) ? '[secret]' : v
+    const json = JSON.parse(JSON.stringify(printed)) as Record<string, unknown>
+    assert.equal(json.backupPassword, '[secret]')
+    assert.equal(json.backupSftpPort, 23)
+    assert.equal(inventoryFromPulumi(json).newHost.address, FAKE.ipv4)
   })
 })

@@ -49,7 +49,8 @@ export const SERVER_TYPES: Record<string, Record<string, unknown>> = {
     locations: ['fsn1', 'nbg1', 'hel1'].map(deprecated) },
 }
 
-export const FAKE = { ipv4: '203.0.113.10', ipv6: '2001:db8:1::1', floatingIp: '198.51.100.7' }
+export const FAKE = { ipv4: '203.0.113.10', ipv6: '2001:db8:1::1', floatingIp: '198.51.100.7',
+  storageBoxUser: 'u400123', storageBoxServer: 'u400123.your-storagebox.de' }
 
 export const recorded = {
   resources: [] as Registered[],
@@ -90,6 +91,8 @@ export async function installMocks(stack = 'prod'): Promise<void> {
       if (args.type === 'hcloud:index/server:Server') Object.assign(state, { ipv4Address: FAKE.ipv4, ipv6Address: FAKE.ipv6, status: 'running' })
       if (args.type === 'hcloud:index/floatingIp:FloatingIp') Object.assign(state, { ipAddress: FAKE.floatingIp })
       if (args.type === 'hcloud:index/serverNetwork:ServerNetwork' && !state.ip) state.ip = '10.40.0.2'
+      // Hetzner names the box's user and host once it exists (username/server are outputs only).
+      if (args.type === 'hcloud:index/storageBox:StorageBox') Object.assign(state, { username: FAKE.storageBoxUser, server: FAKE.storageBoxServer, system: 'FSN1-BX355' })
       return { id, state }
     },
     call(args) {
