@@ -42,8 +42,13 @@ interface Ctx {
 
 async function context(rb: Runbook, inv: Inventory): Promise<Ctx> {
   if (!inv.backup) throw new OpsError('OPS_E_INVENTORY', 'the inventory has no "backup" section: say where backups go (README "Backups and restore"), then `ocean-ops deploy`')
-  const host = (await rb.step('connect', { describe: `SSH to ${inv.newHost.user}@${inv.newHost.address} (pinned host key)` }, () => connectHost(inv.newHost)))!
-  const docker = await dockerOn(host)
+  await rb.step('connect', { describe: `SSH to ${inv.newHost.user}@${inv.newHost.address} (pinned host key)` }, () => connectHost(inv.newHost))
+  return contextFor(inv)
+}
+
+async function contextFor(inv: Inventory): Promise<Ctx> {
+  if (!inv.backup) throw new OpsError('OPS_E_INVENTORY', 'the inventory has no "backup" section: say where backups go (README "Backups and restore"), then `ocean-ops deploy`')
+  const docker = await dockerOn(await connectHost(inv.newHost))
   const names = stackNames(inv.ocean?.stack ?? 'ocean')
   const api = await inspectContainer(docker, names.ocean)
   if (!api) throw new OpsError('OPS_E_PRECONDITION', `no ${names.ocean} container on the new host: run \`ocean-ops deploy\` first (the backup tool runs from the deployed image)`)
@@ -157,6 +162,12 @@ export async function backupRestore(rb: Runbook, inv: Inventory, o: RestoreOptio
     }
   })
   return r
+}
+
+/** A local file into the backup repository (tag old-server), from the new host's backup tool: what remove-mysql does with its verified dump. */
+export async function storeOffServer(inv: Inventory, file: string, name = path.basename(file)): Promise<{ snapshot: string; bytes: number }> {
+  const c = await contextFor(inv)
+  return runBackupTool<{ snapshot: string; bytes: number }>(c.docker, c.spec(['store', '--name', name], { stdin: true }), { stdin: fs.createReadStream(file) })
 }
 
 /** `store`: a file from this machine (a dump the removal took) into the backup repository, tagged old-server. */

@@ -3,6 +3,10 @@
 // directory archived. `--plan` (the default without --yes) shows everything; `--yes` acts.
 import { classify, mysqlLike, parseDiscovery, DISCOVER_SCRIPT, type Classified } from './lib/mysql-removal/discover.ts'
 import { BLOCK_PORT_SCRIPT, DUMP_VERIFY_SCRIPT, PERSISTENCE_SCRIPT, cpuSampleArgv, packagesToPurge, parseCpuSample, parseDumpCheck, parsePersistence, rogueActions, type DumpCheck, type PersistenceFinding } from './lib/mysql-removal/removal-plan.ts'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { storeOffServer } from './backup.ts'
 import { connectHost } from './lib/host/connect.ts'
 import type { SshHost } from './lib/host/ssh-host.ts'
 import type { Inventory } from './lib/inventory.ts'
@@ -26,6 +30,8 @@ export interface RemoveMysqlReport {
   processes: Classified[]
   persistence: PersistenceFinding[]
   dump?: DumpCheck
+  /** The verified dump as stored in the backup repository (when the inventory has backups). */
+  dumpOffServer?: { snapshot: string; bytes: number; file: string }
   archive?: string
   purged: string[]
   firewall?: string
@@ -86,6 +92,21 @@ export async function removeMysql(rb: Runbook, inv: Inventory, opts: RemoveMysql
       if (!check.ok) throw new OpsError('OPS_E_BACKUP', `the dump ${check.file} does not restore to the same data (${check.tables.filter((t) => !t.ok).map((t) => t.table).join(', ')}); nothing was removed. Investigate before retrying.`)
       return check
     })
+    // The old server's last word: the verified dump leaves it before anything there is removed.
+    const dump = report.dump
+    if (inv.backup && dump) {
+      report.dumpOffServer = await rb.step('dump off-server', { mutates: true, describe: `copy the verified dump into ${inv.backup.repository} (tag old-server) before anything is removed` }, async (p) => {
+        const local = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-ops-dump-')), path.basename(dump.file))
+        try {
+          await host.download(dump.file, local, { sudo: true })
+          const r = await storeOffServer(inv, local)
+          p.progress(`${path.basename(dump.file)} stored as snapshot ${r.snapshot.slice(0, 8)} (${r.bytes} bytes)`)
+          return { ...r, file: path.basename(dump.file) }
+        } finally {
+          fs.rmSync(path.dirname(local), { recursive: true, force: true })
+        }
+      })
+    }
   }
 
   const actions = rogueActions(rogue, report.persistence, quarantine)
@@ -162,7 +183,7 @@ function writeRemovalReport(r: RemoveMysqlReport, dir: string, log: (l: string) 
     '',
     '## Backup',
     '',
-    r.dump ? `Dump \`${r.dump.file}\` (${r.dump.bytes} bytes, sha256 ${r.dump.sha256}), restored and compared: ${r.dump.tables.length} tables, ${r.dump.ok ? 'all equal' : 'MISMATCH'}.` : 'No MySQL server installed: nothing to dump.',
+    r.dump ? `Dump \`${r.dump.file}\` (${r.dump.bytes} bytes, sha256 ${r.dump.sha256}), restored and compared: ${r.dump.tables.length} tables, ${r.dump.ok ? 'all equal' : 'MISMATCH'}.${r.dumpOffServer ? ` Stored off-server before anything was removed: backup snapshot ${r.dumpOffServer.snapshot.slice(0, 8)} (tag old-server).` : ''}` : 'No MySQL server installed: nothing to dump.',
     r.archive ? `Data directory archived to \`${r.archive}\`.` : '',
     '',
     '## Actions',

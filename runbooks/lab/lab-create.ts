@@ -8,7 +8,8 @@ import type { Log } from '../lib/images/local-images.ts'
 import { OpsError } from '@ocean-ops/common'
 import { LABEL, docker, hostContainerSpec, labLabels, placeFiles, type FileToPlace } from './lab-docker.ts'
 import { ensureLabImages, labImageTags } from './lab-images.ts'
-import { generateLabKeys, knownHostsLines, readLabKeys, type LabKeys, type Role } from './lab-keys.ts'
+import { LAB_BACKUP } from './lab-inventory.ts'
+import { ROLES, generateLabKeys, knownHostsLines, labNetworkKnownHostsLine, readLabKeys, type LabKeys, type Role } from './lab-keys.ts'
 import { waitForSsh } from './lab-ssh.ts'
 import { labFiles, writeState, type LabState, type RogueVariant, type SeedSize } from './lab-state.ts'
 import type { Lab, LabHost } from './lab-types.ts'
@@ -19,14 +20,23 @@ import { setRogueVariant } from './rogue.ts'
 const BOOT_TIMEOUT_MS = 180_000
 const OPS_UID = 1000 // fixed in images/base/Dockerfile
 
-/** What cloud-init would install: the host key the lab pins, and the lab key for ops. */
-function sshFiles(keys: LabKeys, role: Role): FileToPlace[] {
+/**
+ * What cloud-init would install: the host key the lab pins, and the lab key for ops; on the
+ * storage host also the backup key for user backup, as a Storage Box's authorized_keys holds it
+ * (`restrict`: no forwarding, no pty, whatever sshd allows).
+ */
+export function sshFiles(keys: Pick<LabKeys, 'hostKeys' | 'clientPublicKey' | 'backup'>, role: Role): FileToPlace[] {
   const hk = keys.hostKeys[role]
-  return [
+  const files: FileToPlace[] = [
     { path: '/etc/ssh/ssh_host_ed25519_key', content: fs.readFileSync(hk.privateKeyFile), mode: 0o600 },
     { path: '/etc/ssh/ssh_host_ed25519_key.pub', content: `${hk.publicKey} root@ocean-${role}\n`, mode: 0o644 },
     { path: '/home/ops/.ssh/authorized_keys', content: `${keys.clientPublicKey} ocean-ops-lab\n`, mode: 0o600, uid: OPS_UID, gid: OPS_UID },
   ]
+  if (role === 'storage') {
+    const uid = LAB_BACKUP.uid
+    files.push({ path: `/home/${LAB_BACKUP.user}/.ssh/authorized_keys`, content: `restrict ${keys.backup.publicKey} ocean-backup-lab\n`, mode: 0o600, uid, gid: uid })
+  }
+  return files
 }
 
 async function describeHost(c: Docker.Container, networkName: string): Promise<LabHost> {
@@ -37,9 +47,16 @@ async function describeHost(c: Docker.Container, networkName: string): Promise<L
   return { containerId: info.Id, address, sshPort: port, user: 'ops' }
 }
 
+/** Both known_hosts files: every host (this machine's view), and the storage host alone on the lab network (the new host's). */
 function writeKnownHosts(lab: Lab, keys: LabKeys): void {
-  const lines = knownHostsLines((['old', 'new'] as const).map((r) => ({ ...lab[r], publicKey: keys.hostKeys[r].publicKey })))
-  fs.writeFileSync(lab.knownHostsFile, lines, { mode: 0o600 })
+  const lines = knownHostsLines(ROLES.map((r) => ({ ...lab[r], publicKey: keys.hostKeys[r].publicKey })))
+  writeOwnerOnly(lab.knownHostsFile, lines)
+  writeOwnerOnly(lab.storageKnownHostsFile, labNetworkKnownHostsLine({ address: lab.storage.address, publicKey: keys.hostKeys.storage.publicKey }))
+}
+
+function writeOwnerOnly(file: string, content: string): void {
+  fs.writeFileSync(file, content, { mode: 0o600 })
+  fs.chmodSync(file, 0o600)
 }
 
 function rogueVariantFromEnv(): RogueVariant | undefined {
@@ -57,37 +74,44 @@ export async function createLab(i: { dir: string; id: string; seed: SeedSize; lo
   const keys = await generateLabKeys(dir, id)
   const d = docker()
   const networkName = `ocean-lab-${id}`
-  log(`creating lab ${id}: network ${networkName}, hosts old and new`)
+  log(`creating lab ${id}: network ${networkName}, hosts old, new and storage`)
   const network = await d.createNetwork({ Name: networkName, Driver: 'bridge', Labels: labLabels(id, dir), CheckDuplicate: true })
   const dockerVolume = `ocean-lab-${id}-new-docker`
   await d.createVolume({ Name: dockerVolume, Labels: labLabels(id, dir) })
   const spec = { labId: id, dir, networkName }
   const old = await d.createContainer(hostContainerSpec({ ...spec, role: 'old', image: images.old }))
   const neu = await d.createContainer(hostContainerSpec({ ...spec, role: 'new', image: images.new, dockerVolume }))
+  const storage = await d.createContainer(hostContainerSpec({ ...spec, role: 'storage', image: images.storage }))
   const setup = hostSetupFiles()
   await placeFiles(old, sshFiles(keys, 'old'))
   await placeFiles(neu, [...sshFiles(keys, 'new'), ...setup.files])
+  await placeFiles(storage, sshFiles(keys, 'storage'))
   await old.start()
   await neu.start()
+  await storage.start()
 
   const f = labFiles(dir)
   const lab: Lab = {
     id, dir, networkId: network.id, networkName,
     old: await describeHost(old, networkName),
     new: await describeHost(neu, networkName),
+    storage: await describeHost(storage, networkName),
     identityFile: keys.identityFile,
+    backupKey: keys.backup,
     knownHostsFile: f.knownHosts,
+    storageKnownHostsFile: f.storageKnownHosts,
     oldDb: { pgPort: 5432, pgUser: 'ocean', pgPassword: hex(), pgDatabase: 'ocean', mysqlPort: 3306, mysqlUser: 'legacy', mysqlPassword: hex(), mysqlDatabase: 'legacy' },
   }
   writeKnownHosts(lab, keys)
   const state: LabState = {
-    version: 1, lab, volumes: [dockerVolume], images: { old: images.old, new: images.new }, seed: i.seed,
+    version: 1, lab, volumes: [dockerVolume], images: { old: images.old, new: images.new, storage: images.storage }, seed: i.seed,
     hostSetupHash: '', rogueVariant: 'on-disk', createdAt: new Date().toISOString(),
   }
   writeState(state)
 
-  // The two hosts boot and get ready side by side: seeding is the long pole.
+  // The hosts boot and get ready side by side: seeding is the long pole.
   await Promise.all([
+    waitForUnits(storage, ['ssh'], BOOT_TIMEOUT_MS),
     (async () => {
       await waitForUnits(old, OLD_UNITS, BOOT_TIMEOUT_MS)
       await seedOldHost(old, i.seed, { pg: lab.oldDb.pgPassword, mysql: lab.oldDb.mysqlPassword }, log)
@@ -100,17 +124,21 @@ export async function createLab(i: { dir: string; id: string; seed: SeedSize; lo
   ])
   writeState(state)
   if (rogueVariantFromEnv() === 'deleted') await setRogueVariant(lab, 'deleted')
-  await waitForSsh(lab, 'old')
-  await waitForSsh(lab, 'new')
+  for (const role of ROLES) await waitForSsh(lab, role)
   return lab
 }
 
-/** The recorded lab made whole again, or undefined when its containers or keys are gone. */
+/**
+ * The recorded lab made whole again, or undefined when its containers or keys are gone (a lab
+ * made before the storage host existed has no storage host in state.json: made anew too).
+ */
 export async function refreshLab(state: LabState, i: { seed?: SeedSize; log: Log }): Promise<Lab | undefined> {
   const { log } = i
   const d = docker()
-  const containers = { old: d.getContainer(state.lab.old.containerId), new: d.getContainer(state.lab.new.containerId) }
-  for (const role of ['old', 'new'] as const) {
+  const recorded: Partial<Lab> = state.lab
+  if (!recorded.storage || !recorded.backupKey || !recorded.storageKnownHostsFile) return undefined
+  const containers = { old: d.getContainer(state.lab.old.containerId), new: d.getContainer(state.lab.new.containerId), storage: d.getContainer(recorded.storage.containerId) }
+  for (const role of ROLES) {
     const info = await containers[role].inspect().catch(() => undefined)
     if (!info || info.Config.Labels?.[LABEL] !== state.lab.id) return undefined
     if (!info.State.Running) {
@@ -125,13 +153,15 @@ export async function refreshLab(state: LabState, i: { seed?: SeedSize; log: Log
     ...state.lab,
     old: await describeHost(containers.old, state.lab.networkName),
     new: await describeHost(containers.new, state.lab.networkName),
+    storage: await describeHost(containers.storage, state.lab.networkName),
+    backupKey: keys.backup,
   }
   writeKnownHosts(lab, keys)
   state.lab = lab
   writeState(state)
   try {
     const current = labImageTags()
-    if (current.old !== state.images.old || current.new !== state.images.new) {
+    if (current.old !== state.images.old || current.new !== state.images.new || current.storage !== state.images.storage) {
       log('note: the lab images changed since this lab was made; `lab down` and `lab up` to use them')
     }
   } catch {
@@ -140,6 +170,7 @@ export async function refreshLab(state: LabState, i: { seed?: SeedSize; log: Log
 
   await waitForUnits(containers.old, OLD_UNITS, BOOT_TIMEOUT_MS)
   await waitForUnits(containers.new, ['ssh'], BOOT_TIMEOUT_MS)
+  await waitForUnits(containers.storage, ['ssh'], BOOT_TIMEOUT_MS)
   const setup = hostSetupFiles()
   if (state.hostSetupHash !== setup.hash) {
     await placeFiles(containers.new, setup.files)
@@ -156,7 +187,6 @@ export async function refreshLab(state: LabState, i: { seed?: SeedSize; log: Log
   }
   const variant = rogueVariantFromEnv()
   if (variant && variant !== state.rogueVariant) await setRogueVariant(lab, variant)
-  await waitForSsh(lab, 'old')
-  await waitForSsh(lab, 'new')
+  for (const role of ROLES) await waitForSsh(lab, role)
   return lab
 }

@@ -1,5 +1,5 @@
 // The lab's Docker objects through dockerode: labels that mark what a lab made, the container
-// specs of the two hosts (pure, from MACHINE.md's recipes), exec with exit codes, and files
+// specs of the three hosts (pure, from MACHINE.md's recipes), exec with exit codes, and files
 // placed into a container before it first starts.
 import fs from 'node:fs'
 import os from 'node:os'
@@ -45,27 +45,33 @@ export function hostContainerSpec(i: HostSpecInput): Docker.ContainerCreateOptio
     PortBindings: { '22/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
     NetworkMode: i.networkName,
   }
+  // systemd as PID 1 (MACHINE.md's recipe) for the old and the storage host.
+  const systemd = {
+    ...common,
+    SecurityOpt: ['seccomp=unconfined'],
+    Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:ro'],
+  }
   const hostConfig: Docker.HostConfig & { CgroupnsMode?: 'host' | 'private'; MaskedPaths?: string[]; ReadonlyPaths?: string[] } =
     i.role === 'old'
       ? {
-          ...common,
+          ...systemd,
           // NET_ADMIN: the runbooks configure its firewall (remove-mysql blocks 3306) as on a real server.
           CapAdd: ['SYS_ADMIN', 'NET_ADMIN'],
-          SecurityOpt: ['seccomp=unconfined'],
-          Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:ro'],
           // PostgreSQL's parallel workers use /dev/shm; Docker's 64 MB default is too small.
           ShmSize: 256 * 1024 * 1024,
         }
-      : {
-          ...common,
-          CapAdd: DIND_CAPS,
-          SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
-          // The API form of --security-opt systempaths=unconfined: nothing masked or read-only in /proc and /sys.
-          MaskedPaths: [],
-          ReadonlyPaths: [],
-          CgroupnsMode: 'host',
-          Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:rw', `${i.dockerVolume ?? missing('dockerVolume')}:/var/lib/docker`],
-        }
+      : i.role === 'storage'
+        ? { ...systemd, CapAdd: ['SYS_ADMIN'] }
+        : {
+            ...common,
+            CapAdd: DIND_CAPS,
+            SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
+            // The API form of --security-opt systempaths=unconfined: nothing masked or read-only in /proc and /sys.
+            MaskedPaths: [],
+            ReadonlyPaths: [],
+            CgroupnsMode: 'host',
+            Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:rw', `${i.dockerVolume ?? missing('dockerVolume')}:/var/lib/docker`],
+          }
   return {
     name: `ocean-lab-${i.labId}-${i.role}`,
     Hostname: `ocean-${i.role}`,

@@ -1,7 +1,7 @@
 // The lab's images, built locally and tagged by a content hash of everything that built them
 // (Dockerfiles, scripts, seed SQL, host-setup's package list), so a re-run reuses them and any
-// change builds anew: base (systemd, sshd, user ops) -> old (MariaDB, PostgreSQL, the crisis)
-// and new (Docker engine and host-setup's packages).
+// change builds anew: base (systemd, sshd, user ops) -> old (MariaDB, PostgreSQL, the crisis),
+// new (Docker engine and host-setup's packages) and storage (user backup, SFTP only).
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,6 +36,7 @@ export interface LabImageTags {
   base: string
   old: string
   new: string
+  storage: string
 }
 
 /** The tag debootstrapImage gives the shared bookworm base (same formula, so no build needed to know it). */
@@ -52,13 +53,14 @@ export function labImageTags(baseTag = baseImageTag()): LabImageTags {
     base,
     old: `ocean-ops/lab-old:${contentHash([base, img('old'), { path: path.join(LAB_SRC, 'seed') }])}`,
     new: `ocean-ops/lab-new:${contentHash([base, img('new'), packages.join(' ')])}`,
+    storage: `ocean-ops/lab-storage:${contentHash([base, img('storage')])}`,
   }
 }
 
 export async function ensureLabImages(log: Log): Promise<LabImageTags> {
   const baseTag = baseImageTag()
   let tags = labImageTags(baseTag)
-  if ((await imageExists(tags.old)) && (await imageExists(tags.new))) return tags
+  if ((await imageExists(tags.old)) && (await imageExists(tags.new)) && (await imageExists(tags.storage))) return tags
   if (!(await imageExists(baseTag))) await requireTools({ debootstrap: true })
   const debootstrapped = await debootstrapImage('ocean-ops/bookworm', BASE_INCLUDE, log)
   if (debootstrapped !== baseTag) tags = labImageTags(debootstrapped)
@@ -68,6 +70,7 @@ export async function ensureLabImages(log: Log): Promise<LabImageTags> {
   // The old image copies the seed SQL too, so its context is runbooks/lab.
   await build(tags.old, 'old', LAB_SRC, { BASE: tags.base })
   await build(tags.new, 'new', path.join(LAB_SRC, 'images', 'new'), { BASE: tags.base, PACKAGES: hostSetupPackages(readHostSetup()).join(' ') })
+  await build(tags.storage, 'storage', path.join(LAB_SRC, 'images', 'storage'), { BASE: tags.base })
   await pruneStaleLabImages(tags, log)
   return tags
 }

@@ -1,6 +1,7 @@
 // The runbooks' inventory for the lab: both hosts by their 127.0.0.1 SSH ports with the lab key
 // and its pinned known_hosts, the Ocean secrets as `file:` references to owner-only files made once
-// per lab (so a second deploy finds nothing changed), and the URL clients use. Written to
+// per lab (so a second deploy finds nothing changed), the URL clients use, and the backup target:
+// a restic repository on the storage host over SFTP, as the new host reaches it. Written to
 // <lab dir>/inventory.json; every runbook then runs against the lab with `-i .lab/inventory.json`.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -10,6 +11,9 @@ import { writeFileAtomic } from '../lib/write-file-atomic.ts'
 import type { Lab } from './lab-types.ts'
 
 export const LAB_OCEAN_PORT = 8030
+
+/** The storage host's SFTP-only user (uid fixed in images/storage/Dockerfile) and where repositories live. */
+export const LAB_BACKUP = { user: 'backup', uid: 1001, root: '/srv/backup' } as const
 
 /** Writes the secret file (random content unless `value` is given) unless it holds that already; returns its `file:` reference. */
 export function secretFile(dir: string, name: string, value?: string): string {
@@ -42,6 +46,14 @@ export function labInventory(lab: Lab): Inventory {
     oldDatabase: {
       url: `postgres://${lab.oldDb.pgUser}@127.0.0.1:${lab.oldDb.pgPort}/${lab.oldDb.pgDatabase}`,
       password: secretFile(lab.dir, 'old-postgres-password', lab.oldDb.pgPassword),
+    },
+    // restic runs in a container on the new host and reaches the storage host on the lab network, port 22.
+    backup: {
+      repository: `sftp:${LAB_BACKUP.user}@${lab.storage.address}:${LAB_BACKUP.root}/ocean`,
+      password: secretFile(lab.dir, 'backup-password'),
+      sftp: { identityFile: lab.backupKey.identityFile, knownHostsFile: lab.storageKnownHostsFile },
+      sqliteSeconds: 30,
+      duckdbSeconds: 900,
     },
   }
 }

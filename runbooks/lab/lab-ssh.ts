@@ -16,7 +16,7 @@ export function sshArgv(lab: Pick<Lab, 'identityFile' | 'knownHostsFile'>, host:
 }
 
 /** Waits until `ops` can log in with the lab key and the pinned host key (sshd may still be starting). */
-export async function waitForSsh(lab: Lab, role: 'old' | 'new', timeoutMs = 60_000): Promise<void> {
+export async function waitForSsh(lab: Lab, role: 'old' | 'new' | 'storage', timeoutMs = 60_000): Promise<void> {
   const [cmd, ...args] = sshArgv(lab, lab[role])
   const deadline = Date.now() + timeoutMs
   let last = ''

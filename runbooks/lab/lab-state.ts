@@ -24,7 +24,8 @@ export interface LabState {
   lab: Lab
   /** Every volume the lab made (labDown removes them by these names and by label). */
   volumes: string[]
-  images: { old: string; new: string }
+  /** The images the hosts run (storage: absent in a lab made before the storage host). */
+  images: { old: string; new: string; storage?: string }
   seed: SeedSize
   /** sha256 of the infra/host-setup.sh the new host last ran. */
   hostSetupHash: string
@@ -41,7 +42,11 @@ export function labDir(): string {
 export const labFiles = (dir: string) => ({
   state: path.join(dir, 'state.json'),
   identity: path.join(dir, 'id_ed25519'),
+  /** The storage host's backup user's client key. */
+  backupIdentity: path.join(dir, 'backup_ed25519'),
   knownHosts: path.join(dir, 'known_hosts'),
+  /** The storage host's line alone, under its lab address: what backups on the new host pin. */
+  storageKnownHosts: path.join(dir, 'storage_known_hosts'),
   hostKeys: path.join(dir, 'host-keys'),
   secrets: path.join(dir, 'secrets'),
 })
@@ -93,7 +98,8 @@ export function writeState(state: LabState): void {
 export function removeLabFiles(dir: string): void {
   const f = labFiles(dir)
   const secrets = Object.values(SECRETS).map((name) => path.join(f.secrets, name))
-  for (const p of [f.state, f.identity, `${f.identity}.pub`, f.knownHosts, f.hostKeys, ...secrets]) fs.rmSync(p, { recursive: true, force: true })
+  const files = [f.state, f.identity, `${f.identity}.pub`, f.backupIdentity, `${f.backupIdentity}.pub`, f.knownHosts, f.storageKnownHosts, f.hostKeys]
+  for (const p of [...files, ...secrets]) fs.rmSync(p, { recursive: true, force: true })
 }
 
 /** Seed size from the caller, else LAB_SEED_USERS / LAB_SEED_TELEMETRY, else the default. */

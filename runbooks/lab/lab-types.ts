@@ -18,10 +18,19 @@ export interface Lab {
   networkName: string
   old: LabHost
   new: LabHost
-  /** ed25519 private key (0600) accepted for 'ops' on both hosts. */
+  /**
+   * The Storage Box stand-in: user backup may use SFTP only (no shell, no forwarding) with
+   * `backupKey`, and keeps repositories under /srv/backup; 'ops' logs in as on the other hosts.
+   */
+  storage: LabHost
+  /** ed25519 private key (0600) accepted for 'ops' on every host. */
   identityFile: string
+  /** The client key (private key file 0600, `ssh-ed25519 AAAA...`) accepted for user backup on the storage host, and only there. */
+  backupKey: { identityFile: string; publicKey: string }
   /** `[127.0.0.1]:<sshPort>` (and `<address>` on port 22) of each host, keys made here beforehand. */
   knownHostsFile: string
+  /** The storage host's line alone, `<address> ssh-ed25519 AAAA...` (port 22; 0600): what backups on the new host pin. */
+  storageKnownHostsFile: string
   /** Reachable only inside the old host (bound to 127.0.0.1 there): runbooks tunnel over SSH. */
   oldDb: {
     pgPort: 5432

@@ -1,5 +1,6 @@
-// The local lab: an "old" and a "new" Debian host as containers on a Docker network of their
-// own, reached over SSH on 127.0.0.1 with keys and host keys made here. What runbooks and tests
+// The local lab: an "old" and a "new" Debian host, and a "storage" host (SFTP only for backups,
+// a Storage Box's stand-in), as containers on a Docker network of their own, reached over SSH on
+// 127.0.0.1 with keys and host keys made here. What runbooks and tests
 // use: labUp (idempotent), labDown (removes what it made), labStatus, loadLab.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -60,7 +61,8 @@ export async function labDown(opts: { log?: (line: string) => void } = {}): Prom
 
   const containers = new Set<string>()
   for (const label of labels) for (const c of await d.listContainers({ all: true, filters: { label: [label] } })) containers.add(c.Id)
-  for (const id of state ? [state.lab.old.containerId, state.lab.new.containerId] : []) {
+  const recorded: Partial<Lab> | undefined = state?.lab
+  for (const id of [recorded?.old, recorded?.new, recorded?.storage].flatMap((h) => (h ? [h.containerId] : []))) {
     const info = await d.getContainer(id).inspect().catch(() => undefined)
     if (info && ours(info.Config.Labels)) containers.add(info.Id)
   }
@@ -120,7 +122,9 @@ export async function labStatus(): Promise<{ up: boolean; lab?: Lab; containers:
   }
   const containers = [...seen.values()].sort((a, b) => a.role.localeCompare(b.role))
   const running = (id: string | undefined) => containers.some((c) => c.id === id && c.state === 'running')
-  const up = Boolean(state && running(state.lab.old.containerId) && running(state.lab.new.containerId))
+  // A lab recorded before the storage host existed is not up: labUp makes it anew.
+  const recorded: Partial<Lab> | undefined = state?.lab
+  const up = Boolean(state && running(state.lab.old.containerId) && running(state.lab.new.containerId) && running(recorded?.storage?.containerId))
   return up && state ? { up, lab: state.lab, containers } : { up, containers }
 }
 

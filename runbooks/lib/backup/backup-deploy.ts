@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import type Docker from 'dockerode'
 import { OpsError } from '@ocean-ops/common'
 import { backupEnv, backupNames, backupSpec, backupToolSpec } from '../deploy/backup-spec.ts'
-import { ensureVolume, inspectContainer, removeContainer } from '../deploy/docker-ops.ts'
+import { ensureVolume, inspectContainer, removeContainer, waitHealthy } from '../deploy/docker-ops.ts'
 import { labels, OCEAN_UID, type StackNames, type StackSettings } from '../deploy/stack-spec.ts'
 import type { SshHost } from '../host/ssh-host.ts'
 import { resolveSecret, type BackupTarget } from '../inventory.ts'
@@ -58,6 +58,7 @@ export async function deployBackup(host: SshHost, docker: Docker, b: BackupTarge
   if (current?.State.Running && current.Config.Labels?.[labels.spec] === spec.Labels![labels.spec]) return { changed: changed || init.repository === 'created', repository: init.repository }
   if (current) await removeContainer(docker, bn.container)
   await (await docker.createContainer(spec)).start()
+  await waitHealthy(docker, bn.container, 120_000, progress)
   return { changed: true, repository: init.repository }
 }
 

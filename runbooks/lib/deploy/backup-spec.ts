@@ -57,6 +57,14 @@ export function backupSpec(s: StackSettings, n: StackNames, b: BackupNames, sett
     Cmd: [...BACKUP_TOOL, 'agent'],
     Env: ENV,
     Labels: { [labels.stack]: s.stack, 'ocean-ops.role': 'backup' },
+    // Healthy while the agent's loop runs: it writes its status after every round (and every 30 s while the repository is unreachable).
+    Healthcheck: {
+      Test: ['CMD', 'node', '-e', "const s=require('fs').statSync('/var/cache/ocean-backup/agent-status.json');process.exit(Date.now()-s.mtimeMs<300000?0:1)"],
+      Interval: 5e9,
+      Timeout: 3e9,
+      Retries: 3,
+      StartPeriod: 120e9,
+    },
     HostConfig: {
       NetworkMode: n.network,
       Binds: backupBinds(n, b),

@@ -15,7 +15,7 @@ import { loadInventory, resolveSecret, type Inventory } from '../../../runbooks/
 import { runRunbook } from '../../../runbooks/lib/runbook.ts'
 import { labDown, labUp, type Lab } from '../../../runbooks/lab/lab.ts'
 import { writeLabInventory } from '../../../runbooks/lab/lab-inventory.ts'
-import { docker } from '../../../runbooks/lab/lab-docker.ts'
+import { docker, mustExec } from '../../../runbooks/lab/lab-docker.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-lab-backup-'))
 process.env.OCEAN_OPS_LAB_DIR = dir
@@ -28,8 +28,9 @@ const run = <T>(name: string, body: Parameters<typeof runRunbook<T>>[2], o: { ye
 
 async function addUser(name: string): Promise<number> {
   const r = await fetch(`${url}/api/ocean/users`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ username: name, email: `${name}@example.test` }) })
-  assert.equal(r.status, 201, await r.text())
-  return ((await r.json()) as { id: number }).id
+  const text = await r.text()
+  assert.equal(r.status, 201, text)
+  return (JSON.parse(text) as { id: number }).id
 }
 async function userExists(id: number): Promise<boolean> {
   return (await fetch(`${url}/api/ocean/users/${id}`, { headers: { authorization: `Bearer ${key}` } })).status === 200
@@ -106,10 +107,8 @@ describe('backups on the lab', { timeout: 900_000 }, () => {
 
   it('the drill catches a corrupted repository', async () => {
     const storage = docker().getContainer(lab.storage.containerId)
-    const ex = await storage.exec({ Cmd: ['sh', '-c', 'for f in $(find /srv/backup/ocean/data -type f); do printf "garbage-garbage-garbage" | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null; done; find /srv/backup/ocean/data -type f | wc -l'], AttachStdout: true, AttachStderr: true })
-    const stream = await ex.start({})
-    await new Promise((r) => stream.on('end', r))
-    assert.ok(((await ex.inspect()).ExitCode ?? 1) === 0)
+    const n = await mustExec(storage, 'corrupt the repository\'s data packs', ['sh', '-c', 'for f in $(find /srv/backup/ocean/data -type f); do printf "garbage-garbage-garbage" | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null; done; find /srv/backup/ocean/data -type f | wc -l'])
+    assert.ok(Number(n.trim()) > 0, 'packs were there to corrupt')
     // The cache would answer from local copies of the metadata; the data packs are what is read.
     const d = await run('backup-drill', (rb) => backupDrill(rb, inv, { reportDir: dir }))
     assert.equal(d?.ok, false)

@@ -1,12 +1,12 @@
-// The lab's pure parts: container specs, known_hosts lines, host-setup's package list, seed
+// The lab's pure parts: container specs (old, new, storage), known_hosts lines, host-setup's package list, seed
 // sizes, tool checks. No Docker needed.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import { test } from 'node:test'
-import { DIND_CAPS, hostContainerSpec, LABEL } from '../../../runbooks/lab/lab-docker.ts'
+import { DIND_CAPS, hostContainerSpec, LABEL, ROLE_LABEL } from '../../../runbooks/lab/lab-docker.ts'
 import { HOST_SETUP_SCRIPT, hostSetupPackages } from '../../../runbooks/lab/lab-images.ts'
-import { knownHostsLines } from '../../../runbooks/lab/lab-keys.ts'
+import { knownHostsLines, labNetworkKnownHostsLine, ROLES } from '../../../runbooks/lab/lab-keys.ts'
 import { sshArgv } from '../../../runbooks/lab/lab-ssh.ts'
 import { seedSize } from '../../../runbooks/lab/lab-state.ts'
 import { onPath, requireTools } from '../../../runbooks/lab/lab-tools.ts'
@@ -14,7 +14,7 @@ import { onPath, requireTools } from '../../../runbooks/lab/lab-tools.ts'
 const base = { labId: 'abcd1234', dir: '/r/.lab', networkName: 'ocean-lab-abcd1234', image: 'img' }
 
 test('container specs: only sshd published, on 127.0.0.1, random port; labelled; on the lab network', () => {
-  for (const spec of [hostContainerSpec({ ...base, role: 'old' }), hostContainerSpec({ ...base, role: 'new', dockerVolume: 'v' })]) {
+  for (const spec of [hostContainerSpec({ ...base, role: 'old' }), hostContainerSpec({ ...base, role: 'new', dockerVolume: 'v' }), hostContainerSpec({ ...base, role: 'storage' })]) {
     assert.deepEqual(spec.HostConfig?.PortBindings, { '22/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] })
     assert.deepEqual(Object.keys(spec.ExposedPorts ?? {}), ['22/tcp'])
     assert.equal(spec.Labels?.[LABEL], 'abcd1234')
@@ -36,12 +36,38 @@ test('container specs: the old host runs systemd (MACHINE.md), the new one Docke
   assert.throws(() => hostContainerSpec({ ...base, role: 'new' }), /dockerVolume/)
 })
 
+test('container specs: the storage host runs systemd like the old one, without NET_ADMIN, shared memory or an engine', () => {
+  const spec = hostContainerSpec({ ...base, role: 'storage' })
+  assert.equal(spec.name, 'ocean-lab-abcd1234-storage')
+  assert.equal(spec.Hostname, 'ocean-storage')
+  assert.equal(spec.Labels?.[ROLE_LABEL], 'storage')
+  assert.deepEqual(spec.NetworkingConfig?.EndpointsConfig, { 'ocean-lab-abcd1234': {} })
+  const hc = spec.HostConfig! as Record<string, unknown>
+  assert.deepEqual(hc.CapAdd, ['SYS_ADMIN'])
+  assert.deepEqual(hc.SecurityOpt, ['seccomp=unconfined'])
+  assert.deepEqual(hc.Binds, ['/sys/fs/cgroup:/sys/fs/cgroup:ro'])
+  assert.deepEqual(Object.keys((hc.Tmpfs as object | undefined) ?? {}), ['/run', '/run/lock'])
+  for (const k of ['ShmSize', 'CgroupnsMode', 'MaskedPaths', 'Privileged']) assert.equal(hc[k], undefined, k)
+})
+
 test('known_hosts: each host under its published port and its lab address', () => {
   const text = knownHostsLines([
     { publicKey: 'ssh-ed25519 AAAAold', sshPort: 32770, address: '172.22.0.2' },
     { publicKey: 'ssh-ed25519 AAAAnew', sshPort: 32771, address: '172.22.0.3' },
   ])
   assert.equal(text, '[127.0.0.1]:32770,172.22.0.2 ssh-ed25519 AAAAold\n[127.0.0.1]:32771,172.22.0.3 ssh-ed25519 AAAAnew\n')
+})
+
+test('known_hosts: three hosts in role order; the storage host alone under its lab address on port 22', () => {
+  const hosts = ROLES.map((r, i) => ({ publicKey: `ssh-ed25519 AAAA${r}`, sshPort: 32770 + i, address: `172.22.0.${2 + i}` }))
+  assert.deepEqual(ROLES, ['old', 'new', 'storage'])
+  assert.equal(knownHostsLines(hosts), [
+    '[127.0.0.1]:32770,172.22.0.2 ssh-ed25519 AAAAold',
+    '[127.0.0.1]:32771,172.22.0.3 ssh-ed25519 AAAAnew',
+    '[127.0.0.1]:32772,172.22.0.4 ssh-ed25519 AAAAstorage',
+    '',
+  ].join('\n'))
+  assert.equal(labNetworkKnownHostsLine(hosts[2]!), '172.22.0.4 ssh-ed25519 AAAAstorage\n')
 })
 
 test('ssh argv: strict host-key checking against the lab file only', () => {

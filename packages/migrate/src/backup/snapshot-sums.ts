@@ -65,7 +65,7 @@ export function sqliteSums(file: string): FileSums {
 /** DuckDB file sums, opened read-only: every base table's count and sum(hash(all columns)). */
 export async function duckdbSums(file: string): Promise<FileSums> {
   if (!fs.existsSync(file)) throw new Error(`${file} does not exist`)
-  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY', threads: '2' })
+  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY', threads: '2', memory_limit: '256MB' })
   const c = await instance.connect()
   try {
     const tables = (await c.runAndReadAll("SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema = 'main' ORDER BY table_name")).getRows().map((r) => String(r[0]))

@@ -4,14 +4,14 @@
 // for. What was acknowledged after it is the gap, reported in writes and seconds against the RPO.
 import type Docker from 'dockerode'
 import { OpsError } from '@ocean-ops/common'
-import { backupNow, backupRestore, rpoSeconds } from '../../backup.ts'
-import { inspectContainer } from '../deploy/docker-ops.ts'
-import { labels, stackNames } from '../deploy/stack-spec.ts'
-import { connectHost } from '../host/connect.ts'
-import { dockerOn } from '../host/docker-over-ssh.ts'
-import type { Inventory } from '../inventory.ts'
-import type { Runbook } from '../runbook.ts'
-import type { WriteTraffic } from './write-traffic.ts'
+import { backupNow, backupRestore, rpoSeconds } from './backup.ts'
+import { inspectContainer } from './lib/deploy/docker-ops.ts'
+import { labels, stackNames } from './lib/deploy/stack-spec.ts'
+import { connectHost } from './lib/host/connect.ts'
+import { dockerOn } from './lib/host/docker-over-ssh.ts'
+import type { Inventory } from './lib/inventory.ts'
+import type { Runbook } from './lib/runbook.ts'
+import type { WriteTraffic } from './lib/rehearse/write-traffic.ts'
 
 export interface DiskLossDrill {
   restoredPoint: { users: string; telemetry: string }
