@@ -90,3 +90,23 @@ describe('a restore\'s snapshots and the status verdict', () => {
     assert.match(summarize(inv, { snapshots: [], agent: null, lastDrill: null }, now).problems.join('; '), /no users \(SQLite\) backup yet.*no restore drill/)
   })
 })
+
+describe('the inventory\'s backup section', () => {
+  const base = { schemaVersion: 1, newHost: { address: 'h', user: 'ops', knownHosts: 'h ssh-ed25519 AAAAC3Nza' } }
+  it('takes an SFTP target with its key and pinned host key, or an S3 target with its key pair', async () => {
+    const { parseInventory } = await import('../../../runbooks/lib/inventory.ts')
+    const sftp = parseInventory({ ...base, backup: { repository: 'sftp:u1@box.example:/ocean', password: 'env:RESTIC_PASSWORD', sftp: { port: 23, identityFile: '/k', knownHosts: '[box.example]:23 ssh-ed25519 AAAA' } } })
+    assert.equal(sftp.backup?.sftp?.port, 23)
+    const s3 = parseInventory({ ...base, backup: { repository: 's3:https://fsn1.your-objectstorage.com/b/ocean', password: 'file:/p', s3: { accessKeyId: 'env:A', secretAccessKey: 'env:B' } } })
+    assert.equal(s3.backup?.s3?.accessKeyId, 'env:A')
+  })
+  it('refuses a password written inline, an SFTP target without its host key, an S3 target without keys, a repository of another kind', async () => {
+    const { parseInventory } = await import('../../../runbooks/lib/inventory.ts')
+    const bad = (backup: unknown) => () => parseInventory({ ...base, backup })
+    assert.throws(bad({ repository: 'sftp:u@h:/p', password: 'hunter2', sftp: { identityFile: '/k', knownHosts: 'h ssh-ed25519 AAAA' } }), /secret reference/)
+    assert.throws(bad({ repository: 'sftp:u@h:/p', password: 'env:P', sftp: { identityFile: '/k' } }), /knownHosts/)
+    assert.throws(bad({ repository: 'sftp:u@h:/p', password: 'env:P' }), /sftp/)
+    assert.throws(bad({ repository: 's3:https://x/b', password: 'env:P' }), /s3/)
+    assert.throws(bad({ repository: 'rest:http://x', password: 'env:P' }), /repository/)
+  })
+})
