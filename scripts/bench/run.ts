@@ -4,6 +4,7 @@
 // count and time and aimed at 127.0.0.1; every process started is stopped by its PID.
 import path from 'node:path'
 import { analyticsBench } from './analytics.ts'
+import { backupBench } from './backup.ts'
 import { batchIngestBench } from './batch.ts'
 import { cutoverBench } from './cutover.ts'
 import { exportBench } from './export.ts'
@@ -20,6 +21,7 @@ const BENCHES: Record<string, { title: string; run: (ctx: BenchContext) => Promi
   analytics: { title: '4 analytics on 10 M rows (quick: 1 M) vs PostgreSQL 15 and plain DuckDB', run: analyticsBench },
   export: { title: '7 analytics export of 5 M rows (quick: 1 M) in each format: service RSS vs the same export of a fifth of the rows', run: exportBench },
   cutover: { title: '8 cutover write freeze on the lab at 1 M and 5 M telemetry rows (quick: 0.2 M and 1 M), clients writing: 5 M vs 1 M', run: cutoverBench },
+  backup: { title: '9 backups of the default seed (quick: 20,000 users, 1 M rows) to a local restic repository: first and incremental round, restore, drill vs cp; RPO under steady writes', run: backupBench },
   migrate: { title: '6 data migration PG -> DuckDB (5 M rows) and SQLite (1 M) incl. verification vs psql COPY and psql | sqlite3 (+ RSS), reverse SQLite -> PG (5 M) vs pgloader', run: migrateBench },
 }
 // RSS (benchmark 5) is sampled during 1 and 2.
