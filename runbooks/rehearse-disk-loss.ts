@@ -5,7 +5,7 @@
 import type Docker from 'dockerode'
 import { OpsError } from '@ocean-ops/common'
 import { backupNow, backupRestore, rpoSeconds } from './backup.ts'
-import { inspectContainer } from './lib/deploy/docker-ops.ts'
+import { inspectContainer, waitHealthy } from './lib/deploy/docker-ops.ts'
 import { labels, stackNames } from './lib/deploy/stack-spec.ts'
 import { connectHost } from './lib/host/connect.ts'
 import { dockerOn } from './lib/host/docker-over-ssh.ts'
@@ -34,7 +34,7 @@ export async function destroyData(docker: Docker, inv: Inventory): Promise<void>
   const c = await docker.createContainer({
     Image: api.Config.Image,
     User: '0',
-    Cmd: ['sh', '-c', 'find /data /redis -mindepth 1 -delete && test -z "$(ls -A /data /redis)"'],
+    Cmd: ['sh', '-c', 'find /data /redis -mindepth 1 -delete && test -z "$(find /data /redis -mindepth 1)"'],
     Labels: { [labels.stack]: stack, 'ocean-ops.role': 'rehearse-disk-loss' },
     HostConfig: { Binds: [`${n.oceanVolume}:/data`, `${n.redisVolume}:/redis`] },
   })
@@ -67,6 +67,7 @@ export async function diskLossDrill(rb: Runbook, inv: Inventory, traffic: WriteT
   const restoreSeconds = (performance.now() - t1) / 1000
   const backup = `${inv.ocean?.stack ?? 'ocean'}-backup`
   await docker.getContainer(backup).start().catch(() => undefined)
+  await waitHealthy(docker, backup, 120_000, () => undefined)
   const have = await found(traffic)
   const usersBefore = traffic.users.filter((u) => u.ackedAt < usersAt)
   const eventsBefore = traffic.telemetryValues.filter((_, i) => traffic.telemetryAckedAt[i]! < eventsAt)

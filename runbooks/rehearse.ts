@@ -4,7 +4,7 @@
 // every acknowledged write is looked for on the side that then holds the data.
 import crypto from 'node:crypto'
 import path from 'node:path'
-import { labDown, labStatus, labUp, type Lab } from './lab/lab.ts'
+import { labDown, labStatus, labUp, loadLab, type Lab } from './lab/lab.ts'
 import { installLegacyApi, LEGACY_UNIT } from './lab/legacy-api.ts'
 import { labInventory, secretFile, writeLabInventory } from './lab/lab-inventory.ts'
 import type { SeedSize } from './lab/lab-state.ts'
@@ -90,7 +90,9 @@ export async function rehearse(opts: RehearseOptions = {}): Promise<RehearseRepo
   try {
     // From nothing: a lab left by an earlier rehearsal (or by hand) goes first; images stay cached.
     const lab = await step('lab up (from nothing)', async () => {
-      if ((await labStatus()).lab) await labDown({ log: (l) => log(`  lab: ${l}`) })
+      // Stopped counts too: a stopped lab keeps what the last run left (a frozen old database).
+      const before = await labStatus()
+      if (before.lab || before.containers.length > 0 || (await loadLab())) await labDown({ log: (l) => log(`  lab: ${l}`) })
       return labUp({ seed: opts.seed, log: (l) => log(`  lab: ${l}`) })
     }, (l) => `lab ${l.id}`)
     report.lab = lab.id

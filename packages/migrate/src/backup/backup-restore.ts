@@ -78,11 +78,14 @@ export async function restoreAt(s: BackupSettings, at: Date, to: string, log: (l
   log(`restoring users from ${chosen.sqlite.short_id} (${chosen.sqlite.time})`)
   const m1 = await restoreOne(s, chosen.sqlite, scratch)
   move(findFile(scratch, 'ocean.db'), path.join(to, 'ocean.db'), 'ocean.db')
+  const journal = findFile(scratch, 'journal.db')
+  if (journal) move(path.dirname(journal), path.join(to, 'migrate'), 'the migration journal')
   fs.writeFileSync(path.join(to, 'manifest-sqlite.json'), JSON.stringify(m1))
   let duck: Restored['duckdb'] = null
   if (chosen.duckdb) {
     log(`restoring telemetry and the Redis buffer from ${chosen.duckdb.short_id} (${chosen.duckdb.time})`)
-    const m2 = await restoreOne(s, chosen.duckdb, scratch)
+    // The newest round was a DuckDB round: its files are restored already.
+    const m2 = chosen.duckdb.id === chosen.sqlite.id ? m1 : await restoreOne(s, chosen.duckdb, scratch)
     move(findFile(scratch, 'telemetry.duckdb'), path.join(to, 'telemetry.duckdb'), 'telemetry.duckdb')
     const aof = findFile(scratch, 'appendonlydir')
     if (aof) move(aof, path.join(to, 'redis', 'appendonlydir'), 'appendonlydir')
@@ -177,6 +180,11 @@ export function placeRestored(from: string, dataDir: string, redisDir: string, o
   if (fs.existsSync(path.join(from, 'telemetry.duckdb'))) {
     fs.cpSync(path.join(from, 'telemetry.duckdb'), path.join(dataDir, 'telemetry.duckdb'))
     fs.chownSync(path.join(dataDir, 'telemetry.duckdb'), owners.data, owners.data)
+  }
+  if (fs.existsSync(path.join(from, 'migrate'))) {
+    aside(dataDir, ['.migrate'])
+    fs.cpSync(path.join(from, 'migrate'), path.join(dataDir, '.migrate'), { recursive: true })
+    for (const f of ['', ...fs.readdirSync(path.join(dataDir, '.migrate'))]) fs.chownSync(path.join(dataDir, '.migrate', f), owners.data, owners.data)
   }
   if (fs.existsSync(path.join(from, 'redis', 'appendonlydir'))) {
     aside(redisDir, ['appendonlydir'])

@@ -77,6 +77,16 @@ export async function backupRound(s: BackupSettings, o: { duckdb: boolean; log?:
   const redisAt = new Date().toISOString()
   const aof = path.join(stage, 'redis', 'appendonlydir')
   const hadAof = copyAof(s.redisDir, aof)
+  // The migration engine's journal (the cutover mark a rollback needs): written only while a
+  // migration runs, so a copy of its files between runs is the file.
+  const journal = path.join(stage, 'migrate')
+  fs.rmSync(journal, { recursive: true, force: true })
+  const live = path.join(s.dataDir, '.migrate')
+  const journalFiles = fs.existsSync(live) ? fs.readdirSync(live).filter((f) => /^journal\.db(-wal|-shm)?$/.test(f)) : []
+  if (journalFiles.length) {
+    fs.mkdirSync(journal, { recursive: true, mode: 0o700 })
+    for (const f of journalFiles) fs.copyFileSync(path.join(live, f), path.join(journal, f))
+  }
   const t1 = performance.now()
   const snap = await snapshotRoute(s, o.duckdb)
   const t2 = performance.now()
@@ -93,7 +103,7 @@ export async function backupRound(s: BackupSettings, o: { duckdb: boolean; log?:
   fs.writeFileSync(path.join(stage, MANIFEST), JSON.stringify(manifest, null, 1), { mode: 0o600 })
   const t3 = performance.now()
   const tags = ['ocean', 'sqlite', ...(o.duckdb ? ['duckdb', 'redis'] : [])]
-  const paths = [path.dirname(sqliteFile), path.join(stage, MANIFEST), ...(duckFile ? [path.dirname(duckFile)] : []), ...(o.duckdb && hadAof ? [path.join(stage, 'redis')] : [])]
+  const paths = [path.dirname(sqliteFile), path.join(stage, MANIFEST), ...(journalFiles.length ? [journal] : []), ...(duckFile ? [path.dirname(duckFile)] : []), ...(o.duckdb && hadAof ? [path.join(stage, 'redis')] : [])]
   const out = await mustRestic(s.target, backupArgs(s.host, tags, paths), 'restic backup')
   const summary = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { message_type?: string; snapshot_id?: string; data_added?: number }).find((m) => m.message_type === 'summary')
   if (!summary?.snapshot_id) throw new OpsError('OPS_E_BACKUP', `restic backup printed no summary: ${out.slice(-300)}`)
