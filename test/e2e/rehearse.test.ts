@@ -80,11 +80,23 @@ describe('rehearse: the whole move on the lab', { timeout: 1_200_000 }, () => {
     assert.equal(d.found.telemetry.found, d.found.telemetry.acked)
   })
 
+  it('the disk-loss drill brings back every write acknowledged before the restored point, with a gap within the RPO', () => {
+    const d = report.diskLoss!
+    assert.ok(d, 'the lab inventory has backups: the drill ran')
+    assert.ok(d.before.users > 0 && d.before.events > 0, JSON.stringify(d.before))
+    assert.equal(d.before.usersFound, d.before.users, JSON.stringify(d.before))
+    assert.equal(d.before.eventsFound, d.before.events, JSON.stringify(d.before))
+    assert.ok(d.gap.users + d.gap.events > 0, 'clients wrote after the backup: those writes are the gap')
+    assert.ok(d.gap.seconds <= d.gap.rpoSeconds, JSON.stringify(d.gap))
+    assert.ok(d.restoreSeconds > 0 && d.backupSeconds > 0)
+  })
+
   it('writes the report as Markdown and JSON', () => {
     const files = fs.readdirSync(path.join(dir, 'reports')).filter((f) => f.startsWith('rehearse-'))
     assert.ok(files.some((f) => f.endsWith('.md')) && files.some((f) => f.endsWith('.json')))
     const md = fs.readFileSync(path.join(dir, 'reports', files.find((f) => f.endsWith('.md'))!), 'utf8')
     assert.match(md, /Rehearsal PASSED/)
     assert.match(md, /write freeze/)
+    assert.match(md, /disk-loss drill: .* passed/)
   })
 })
