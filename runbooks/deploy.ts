@@ -12,6 +12,9 @@ import { dockerOn } from './lib/host/docker-over-ssh.ts'
 import type { SshHost } from './lib/host/ssh-host.ts'
 import { ensureOceanImage } from './lib/images/ocean-image.ts'
 import { ensureRedisImage } from './lib/images/redis-image.ts'
+import { ensureMonitoringImage } from './lib/images/monitoring-image.ts'
+import { deployMonitoring } from './lib/monitoring/monitoring-deploy.ts'
+import { monitoringNames } from './lib/monitoring/monitoring-spec.ts'
 import { resolveSecret, type Inventory } from './lib/inventory.ts'
 import { OpsError } from '@ocean-ops/common'
 import type { Runbook } from './lib/runbook.ts'
@@ -51,9 +54,11 @@ export async function deploy(rb: Runbook, inv: Inventory, opts: DeployOptions = 
   await rb.step('docker engine', { describe: 'the new host\'s Docker engine answers' }, async () => (await docker.version()).Version)
 
   const local = new Docker()
-  const images = (await rb.step('images', { describe: 'build or reuse the Ocean and Redis images locally' }, async (p) => ({
+  const monitoring = inv.monitoring?.enabled !== false
+  const images = (await rb.step('images', { describe: `build or reuse the Ocean, Redis${monitoring ? ' and monitoring' : ''} images locally` }, async (p) => ({
     ocean: opts.image ?? (await ensureOceanImage(repoRoot, p.progress)),
     redis: await ensureRedisImage(repoRoot, p.progress),
+    monitoring: monitoring ? await ensureMonitoringImage(repoRoot, p.progress) : undefined,
   })))!
   const settings = settingsFor(inv, images.ocean, images.redis)
   const names = stackNames(settings.stack)
@@ -62,7 +67,8 @@ export async function deploy(rb: Runbook, inv: Inventory, opts: DeployOptions = 
   const shipped = await rb.step('ship images', { mutates: true, describe: 'docker save | ssh | docker load, unless the new host has them' }, async (p) => {
     const a = await shipImage(local, docker, images.ocean, p.progress)
     const b = await shipImage(local, docker, images.redis, p.progress)
-    return { bytes: a.bytes + b.bytes, ocean: a.id }
+    const c = images.monitoring ? await shipImage(local, docker, images.monitoring, p.progress) : { bytes: 0 }
+    return { bytes: a.bytes + b.bytes + c.bytes, ocean: a.id }
   })
 
   const secrets = { apiKey: resolveSecret(inv.ocean?.apiKey, 'the Ocean API key'), redisPassword: resolveSecret(inv.ocean?.redisPassword, 'the Redis password') }
@@ -103,12 +109,19 @@ export async function deploy(rb: Runbook, inv: Inventory, opts: DeployOptions = 
     return true
   })
 
-  const backup = inv.backup
-  const backupChanged = backup
-    ? await rb.step('backups', { mutates: true, describe: `${settings.stack}-backup: restic to ${backup.repository}, SQLite every ${backup.sqliteSeconds ?? 30} s, DuckDB every ${backup.duckdbSeconds ?? 900} s` }, async (p) => (await deployBackup(host, docker, backup, settings, names, p.progress)).changed)
+  const monitoringImage = images.monitoring
+  const monitoringChanged = monitoringImage
+    ? await rb.step('monitoring', { mutates: true, describe: `${settings.stack}-prometheus, -alertmanager, -node-exporter, -redis-exporter (Prometheus and Alertmanager on the host's 127.0.0.1 only)` }, async (p) =>
+        (await deployMonitoring(host, docker, { stack: settings.stack, image: monitoringImage, names, section: inv.monitoring, secrets, repoRoot }, p.progress)).changed)
     : false
 
-  return { release: images.ocean, changed: Boolean(shipped?.bytes || filesChanged || redisChanged || releaseChanged || backupChanged), shippedBytes: shipped?.bytes ?? 0 }
+  const backup = inv.backup
+  const textfileVolume = monitoring ? monitoringNames(names, settings.stack).textfileVolume : undefined
+  const backupChanged = backup
+    ? await rb.step('backups', { mutates: true, describe: `${settings.stack}-backup: restic to ${backup.repository}, SQLite every ${backup.sqliteSeconds ?? 30} s, DuckDB every ${backup.duckdbSeconds ?? 900} s` }, async (p) => (await deployBackup(host, docker, backup, settings, names, p.progress, { textfileVolume })).changed)
+    : false
+
+  return { release: images.ocean, changed: Boolean(shipped?.bytes || filesChanged || redisChanged || releaseChanged || monitoringChanged || backupChanged), shippedBytes: shipped?.bytes ?? 0 }
 }
 
 /** Start the new image beside the live one (scratch data, its own stream) and require health. */

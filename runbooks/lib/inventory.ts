@@ -50,7 +50,25 @@ export interface Inventory {
   oldDatabase?: { url: string; password?: SecretRef }
   /** Off-server backups of the new host's data (restic, run by the stack's backup container). */
   backup?: BackupTarget
+  /** Prometheus, Alertmanager and exporters beside the stack (README "Monitoring"); on unless `enabled: false`. */
+  monitoring?: MonitoringSection
   [extra: string]: unknown
+}
+
+export interface MonitoringSection {
+  enabled?: boolean
+  scrapeSeconds?: number
+  retentionDays?: number
+  retentionSizeGb?: number
+  /** Where Alertmanager sends alerts; without a receiver, alerts show in `ocean-ops status` and Alertmanager only. */
+  alerts?: {
+    /** A webhook URL (it may carry a token, so it is a secret reference). */
+    webhookUrl?: SecretRef
+    email?: { to: string; from: string; smarthost: string; username?: string; password?: SecretRef }
+    groupWaitSeconds?: number
+    groupIntervalSeconds?: number
+    repeatHours?: number
+  }
 }
 
 /** Where backups go and how often (README "Backups and restore"). */
@@ -142,6 +160,32 @@ const schema = {
       if: { properties: { repository: { pattern: '^sftp:' } } },
       then: { required: ['sftp'] },
       else: { required: ['s3'] },
+    },
+    monitoring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        scrapeSeconds: { type: 'integer', minimum: 1, maximum: 300 },
+        retentionDays: { type: 'integer', minimum: 1, maximum: 3650 },
+        retentionSizeGb: { type: 'number', exclusiveMinimum: 0 },
+        alerts: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            webhookUrl: secretRef,
+            email: {
+              type: 'object',
+              required: ['to', 'from', 'smarthost'],
+              additionalProperties: false,
+              properties: { to: { type: 'string', minLength: 3 }, from: { type: 'string', minLength: 3 }, smarthost: { type: 'string', pattern: '^[^:/]+:[0-9]+$' }, username: { type: 'string' }, password: secretRef },
+            },
+            groupWaitSeconds: { type: 'integer', minimum: 0, maximum: 3600 },
+            groupIntervalSeconds: { type: 'integer', minimum: 1, maximum: 86400 },
+            repeatHours: { type: 'integer', minimum: 1, maximum: 720 },
+          },
+        },
+      },
     },
     hetzner: { type: 'object', required: ['token'], properties: { token: secretRef, endpoint: { type: 'string', pattern: '^https?://' } } },
   },

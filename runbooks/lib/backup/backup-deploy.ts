@@ -37,8 +37,8 @@ export function backupFiles(b: BackupTarget, stack: string, n: StackNames): Back
   return files
 }
 
-export async function deployBackup(host: SshHost, docker: Docker, b: BackupTarget, s: StackSettings, n: StackNames, progress: (l: string) => void): Promise<{ changed: boolean; repository: string }> {
-  const bn = backupNames(n, s.stack)
+export async function deployBackup(host: SshHost, docker: Docker, b: BackupTarget, s: StackSettings, n: StackNames, progress: (l: string) => void, o: { textfileVolume?: string } = {}): Promise<{ changed: boolean; repository: string }> {
+  const bn = backupNames(n, s.stack, o)
   const files = backupFiles(b, s.stack, n)
   await host.exec(['install', '-d', '-m', '0700', '-o', String(OCEAN_UID), '-g', String(OCEAN_UID), bn.settingsDir], { sudo: true })
   let changed = false

@@ -12,10 +12,12 @@ export interface BackupNames {
   container: string
   cacheVolume: string
   settingsDir: string
+  /** The monitoring stack's textfile volume, when it runs: the agent writes its metrics there. */
+  textfileVolume?: string
 }
 
-export function backupNames(n: StackNames, stack: string): BackupNames {
-  return { container: `${stack}-backup`, cacheVolume: `${stack}-backup-cache`, settingsDir: `${n.configDir}/backup` }
+export function backupNames(n: StackNames, stack: string, o: { textfileVolume?: string } = {}): BackupNames {
+  return { container: `${stack}-backup`, cacheVolume: `${stack}-backup-cache`, settingsDir: `${n.configDir}/backup`, ...o }
 }
 
 /** backup.env: the repository, schedule and retention (S3 keys too, when S3: the file is 0600). */
@@ -44,6 +46,7 @@ export function backupBinds(n: StackNames, b: BackupNames, o: { live?: boolean; 
     `${n.envFile}:/run/ocean/ocean.env:ro`,
     `${b.cacheVolume}:/var/cache/ocean-backup`,
     ...(o.scratch ? [`${o.scratch}:/restore`] : []),
+    ...(b.textfileVolume && !o.scratch && !o.live ? [`${b.textfileVolume}:/textfile`] : []),
   ]
 }
 

@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { isOpsError, OpsError } from '@ocean-ops/common'
 import { stdinBackupArgs } from './restic-commands.ts'
+import { backupRpos, writeBackupMetrics, type BackupMetricsState } from './backup-metrics.ts'
 import { ensureRepository, mustRestic, readSettings, type BackupSettings } from './backup-settings.ts'
 import { applyRetention, backupRound, type RoundResult } from './backup-round.ts'
 import { drill, LAST_DRILL, listSnapshots, placeRestored, restoreAt } from './backup-restore.ts'
@@ -60,17 +61,29 @@ function writeAgentStatus(s: BackupSettings, st: Record<string, unknown>): void 
 async function agent(s: BackupSettings): Promise<never> {
   log(`backup agent: ${s.target.repository} (host ${s.host}), SQLite every ${s.sqliteSeconds} s, DuckDB every ${s.duckdbSeconds} s, keep ${s.retention.hourly}h/${s.retention.daily}d/${s.retention.monthly}m`)
   const st: Record<string, unknown> = { startedAt: new Date().toISOString(), lastRound: null, lastError: null, failures: 0 }
+  // Until a round succeeds, the agent's start stands for the newest backup: BackupStale fires when none comes.
+  const startedS = Math.floor(Date.now() / 1000)
+  const metrics: BackupMetricsState = { lastSuccess: { users: startedS, telemetry: startedS }, rpoSeconds: backupRpos(s.duckdbSeconds), consecutiveFailures: 0 }
+  const textfileDir = process.env.OCEAN_BACKUP_TEXTFILE_DIR ?? '/textfile'
   for (;;) {
     try {
       await ensureRepository(s.target)
       break
     } catch (e) {
       st.lastError = { at: new Date().toISOString(), message: (e as Error).message }
+      metrics.consecutiveFailures++
+      writeBackupMetrics(textfileDir, metrics)
       writeAgentStatus(s, st)
       log(`repository not ready: ${(e as Error).message}; trying again in 30 s`)
       await new Promise((r) => setTimeout(r, 30_000))
     }
   }
+  const known = await listSnapshots(s).catch(() => [] as Awaited<ReturnType<typeof listSnapshots>>)
+  for (const [kind, tag] of [['users', 'sqlite'], ['telemetry', 'duckdb']] as const) {
+    const newest = known.filter((x) => x.tags?.includes(tag)).at(-1)
+    if (newest) metrics.lastSuccess[kind] = Math.floor(Date.parse(newest.time) / 1000)
+  }
+  writeBackupMetrics(textfileDir, metrics)
   let nextSqlite = 0
   let nextDuck = 0
   let nextForget = Date.now() + 3600_000
@@ -84,13 +97,18 @@ async function agent(s: BackupSettings): Promise<never> {
         const r: RoundResult = await withRoundLock(s, () => backupRound(s, { duckdb }))
         st.lastRound = { at: new Date().toISOString(), snapshot: r.snapshotId, tags: r.tags, ms: Math.round(r.ms.total), bytesAdded: r.bytesAdded }
         st.failures = 0
+        metrics.consecutiveFailures = 0
+        metrics.lastSuccess.users = Math.floor(Date.parse(r.manifest.sqliteAt) / 1000)
+        if (r.manifest.duckdbAt) metrics.lastSuccess.telemetry = Math.floor(Date.parse(r.manifest.duckdbAt) / 1000)
         log(`snapshot ${r.snapshotId.slice(0, 8)} [${r.tags.join(',')}] in ${(r.ms.total / 1000).toFixed(1)} s, ${(r.bytesAdded / 1e6).toFixed(1)} MB added`)
       } catch (e) {
         st.lastError = { at: new Date().toISOString(), message: (e as Error).message }
         st.failures = Number(st.failures) + 1
         if (duckdb) nextDuck = 0 // the DuckDB copy is due again next round
+        metrics.consecutiveFailures++
         log(`round failed: ${(e as Error).message}`)
       }
+      writeBackupMetrics(textfileDir, metrics)
       writeAgentStatus(s, st)
     }
     if (now >= nextForget) {
