@@ -17,6 +17,7 @@ import { loadInventory, resolveSecret, type Inventory } from './lib/inventory.ts
 import { migrateDataOnNewHost } from './migrate-data.ts'
 import { WriteTraffic, type TrafficSummary } from './lib/rehearse/write-traffic.ts'
 import { diskLossDrill, type DiskLossDrill } from './rehearse-disk-loss.ts'
+import { alertDrill, type AlertDrill } from './rehearse-alert.ts'
 import { OpsError } from '@ocean-ops/common'
 import { runRunbook, type Runbook } from './lib/runbook.ts'
 import { removeMysql, type RemoveMysqlReport } from './remove-mysql.ts'
@@ -36,6 +37,8 @@ export interface RehearseOptions {
   diskLossDrill?: boolean
   /** Seconds remove-mysql watches for a respawn (default 20). */
   watchSeconds?: number
+  /** Stop the API and see the TargetDown alert fire, reach the webhook and resolve (default true when monitoring is on). */
+  alertDrill?: boolean
 }
 
 export interface Found {
@@ -59,6 +62,8 @@ export interface RehearseReport {
   rollbackDrill: { traffic: TrafficSummary; found: Found; report: RollbackReport } | null
   /** The new host's disk lost after the move and restored from the storage host. */
   diskLoss: DiskLossDrill | null
+  /** An alert fired and resolved for real: the monitoring stack watched, Alertmanager delivered. */
+  alert: AlertDrill | null
   failures: string[]
 }
 
@@ -70,7 +75,7 @@ export async function rehearse(opts: RehearseOptions = {}): Promise<RehearseRepo
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`))
   const report: RehearseReport = {
     ok: false, startedAt: new Date().toISOString(), finishedAt: '', lab: '', steps: [], writeFreezeSeconds: null,
-    move: null, cutover: null, verification: null, mysql: null, rollbackDrill: null, diskLoss: null, failures: [],
+    move: null, cutover: null, verification: null, mysql: null, rollbackDrill: null, diskLoss: null, alert: null, failures: [],
   }
   const step = async <T>(name: string, fn: () => Promise<T>, note?: (v: T) => string): Promise<T> => {
     log(`\n== ${name}`)
@@ -130,6 +135,11 @@ export async function rehearse(opts: RehearseOptions = {}): Promise<RehearseRepo
     const v = await step('verify the new stack', () => run('verify', (rb) => verify(rb, inv, { reportDir, load: { seconds: 3, connections: 4, p99Ms: 500, minRps: 20 } })), (r) => `${r.checks.filter((c) => c.ok).length}/${r.checks.length} checks`)
     report.verification = { ok: v.ok, failed: v.checks.filter((c) => !c.ok).map((c) => c.name), checks: v.checks.length }
     if (!v.ok) report.failures.push(`verification failed: ${report.verification.failed.join(', ')}`)
+
+    if (inv.monitoring?.enabled !== false && opts.alertDrill !== false) {
+      const secs = (a: string, b: string) => ((Date.parse(b) - Date.parse(a)) / 1000).toFixed(0)
+      report.alert = await step('alert drill: the API stopped, TargetDown fires, reaches the webhook and resolves', () => alertDrill(inv, (l) => log(`  ${l}`)), (a) => `fired ${secs(a.stoppedAt, a.firingAt)} s after the stop, notified ${secs(a.stoppedAt, a.notifiedAt)} s; resolved ${secs(a.startedAgainAt, a.resolvedAt)} s after the start, notified ${secs(a.startedAgainAt, a.resolvedNotifiedAt)} s`)
+    }
 
     const rm: RemoveMysqlReport = await step('remove MySQL from the old host', () => run('remove-mysql', (rb) => removeMysql(rb, inv, { watchSeconds: opts.watchSeconds ?? 20, reportDir })), (r) => `CPU ${r.cpuBefore.toFixed(0)} % -> ${r.cpuAfter?.toFixed(0) ?? '?'} %`)
     report.mysql = { cpuBefore: rm.cpuBefore, cpuAfter: rm.cpuAfter ?? null, removed: rm.processes.length, respawned: rm.respawned.length }
@@ -284,6 +294,7 @@ export function rehearseMarkdown(r: RehearseReport): string {
     r.rollbackDrill ? `- rollback drill: write freeze ${((r.rollbackDrill.report.writeFreezeMs ?? 0) / 1000).toFixed(2)} s; ${r.rollbackDrill.report.buffer?.storedEvents ?? 0} acknowledged events were still in the new side's Redis and were stored before the reverse sync; found afterwards in PostgreSQL: ${f(r.rollbackDrill.found)}${r.rollbackDrill.report.sessionsNotCarriedBack ? `; ${r.rollbackDrill.report.sessionsNotCarriedBack} session changes left behind (those users log in again)` : ''}` : '',
     r.mysql ? `- old host CPU: ${r.mysql.cpuBefore.toFixed(0)} % before MySQL removal, ${r.mysql.cpuAfter?.toFixed(0) ?? '?'} % after; ${r.mysql.removed} MySQL processes removed; ${r.mysql.respawned} respawned` : '',
     r.diskLoss ? `- disk-loss drill: backup round ${r.diskLoss.backupSeconds.toFixed(1)} s, restore ${r.diskLoss.restoreSeconds.toFixed(1)} s; restored point users ${r.diskLoss.restoredPoint.users}, telemetry ${r.diskLoss.restoredPoint.telemetry}; acknowledged before it and back: users ${r.diskLoss.before.usersFound}/${r.diskLoss.before.users}, events ${r.diskLoss.before.eventsFound}/${r.diskLoss.before.events}; gap (acknowledged after it, lost with the disk): ${r.diskLoss.gap.users} users, ${r.diskLoss.gap.events} events, ${r.diskLoss.gap.seconds} s (RPO ${r.diskLoss.gap.rpoSeconds} s) — ${r.diskLoss.ok ? 'passed' : 'FAILED'}` : '',
+    r.alert ? `- alert drill (${r.alert.alert}): API stopped ${r.alert.stoppedAt}; pending since ${r.alert.pendingAt ?? '–'}; firing ${r.alert.firingAt}; webhook notified ${r.alert.notifiedAt}; API started ${r.alert.startedAgainAt}; resolved ${r.alert.resolvedAt}; webhook notified of the resolution ${r.alert.resolvedNotifiedAt} — ${r.alert.ok ? 'passed' : 'FAILED'}` : '',
     r.verification ? `- verification: ${r.verification.ok ? 'passed' : `FAILED (${r.verification.failed.join(', ')})`}, ${r.verification.checks} checks` : '',
     '',
     ...(r.cutover?.parity.length ? ['## Data parity at the cutover (final delta, verified)', '', ...parityTable(r.cutover.parity), ''] : []),

@@ -1,13 +1,15 @@
 // The runbooks' inventory for the lab: both hosts by their 127.0.0.1 SSH ports with the lab key
 // and its pinned known_hosts, the Ocean secrets as `file:` references to owner-only files made once
 // per lab (so a second deploy finds nothing changed), the URL clients use, and the backup target:
-// a restic repository on the storage host over SFTP, as the new host reaches it. Written to
+// a restic repository on the storage host over SFTP, as the new host reaches it, and monitoring
+// whose alerts go to the rehearsal's webhook receiver. Written to
 // <lab dir>/inventory.json; every runbook then runs against the lab with `-i .lab/inventory.json`.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Inventory } from '../lib/inventory.ts'
 import { writeFileAtomic } from '../lib/write-file-atomic.ts'
+import { alertSinkUrl } from '../rehearse-alert.ts'
 import type { Lab } from './lab-types.ts'
 
 export const LAB_OCEAN_PORT = 8030
@@ -54,6 +56,12 @@ export function labInventory(lab: Lab): Inventory {
       sftp: { identityFile: lab.backupKey.identityFile, knownHostsFile: lab.storageKnownHostsFile },
       sqliteSeconds: 30,
       duckdbSeconds: 900,
+    },
+    // Scraped every 5 s; alerts go to the rehearsal's webhook receiver on the stack's network, quickly.
+    monitoring: {
+      scrapeSeconds: 5,
+      retentionSizeGb: 1,
+      alerts: { webhookUrl: secretFile(lab.dir, 'alert-webhook', alertSinkUrl('ocean')), groupWaitSeconds: 5, groupIntervalSeconds: 10, repeatHours: 4 },
     },
   }
 }
