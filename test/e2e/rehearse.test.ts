@@ -91,6 +91,17 @@ describe('rehearse: the whole move on the lab', { timeout: 1_200_000 }, () => {
     assert.ok(d.restoreSeconds > 0 && d.backupSeconds > 0)
   })
 
+  it('the alert drill: TargetDown fired after the API stopped, reached the webhook, and resolved after it started', () => {
+    const a = report.alert!
+    assert.ok(a, 'the lab inventory has monitoring: the drill ran')
+    const t = (x: string | null) => Date.parse(x ?? '')
+    assert.equal(a.alert, 'TargetDown')
+    // In order, and the rule's `for: 1m` honoured: firing no sooner than a minute after the stop.
+    assert.ok(t(a.stoppedAt) < t(a.firingAt) && t(a.firingAt) <= t(a.notifiedAt) && t(a.notifiedAt) <= t(a.startedAgainAt), JSON.stringify(a))
+    assert.ok(t(a.firingAt) - t(a.stoppedAt) >= 60_000, JSON.stringify(a))
+    assert.ok(t(a.startedAgainAt) < t(a.resolvedAt) && t(a.resolvedAt) <= t(a.resolvedNotifiedAt) + 1000, JSON.stringify(a))
+  })
+
   it('writes the report as Markdown and JSON', () => {
     const files = fs.readdirSync(path.join(dir, 'reports')).filter((f) => f.startsWith('rehearse-'))
     assert.ok(files.some((f) => f.endsWith('.md')) && files.some((f) => f.endsWith('.json')))
@@ -98,5 +109,6 @@ describe('rehearse: the whole move on the lab', { timeout: 1_200_000 }, () => {
     assert.match(md, /Rehearsal PASSED/)
     assert.match(md, /write freeze/)
     assert.match(md, /disk-loss drill: .* passed/)
+    assert.match(md, /alert drill \(TargetDown\): .* firing .* resolved .* passed/)
   })
 })

@@ -1,9 +1,11 @@
 // deploy and verify against the lab's new host, as a user runs them: the lab's inventory (pinned
 // host keys, the lab key, secrets by file reference), the image shipped over SSH into the new
 // host's own Docker engine, the API reached at the new host's lab address. A second deploy
-// changes nothing; a wrong pinned key is refused before anything happens.
+// changes nothing; a wrong pinned key is refused before anything happens. The monitoring stack
+// comes with it: every target up, reached only through `ocean-ops monitor`'s SSH tunnel.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -15,6 +17,12 @@ import { runRunbook } from '../../../runbooks/lib/runbook.ts'
 import { verify } from '../../../runbooks/verify.ts'
 import { migrateDataOnNewHost } from '../../../runbooks/migrate-data.ts'
 import { labDown, labUp, type Lab } from '../../../runbooks/lab/lab.ts'
+import { connectHost } from '../../../runbooks/lib/host/connect.ts'
+import { dockerOn } from '../../../runbooks/lib/host/docker-over-ssh.ts'
+import { resolveSecret } from '../../../runbooks/lib/inventory.ts'
+import { monitoringNames } from '../../../runbooks/lib/monitoring/monitoring-spec.ts'
+import { stackNames } from '../../../runbooks/lib/deploy/stack-spec.ts'
+import { openMonitorTunnels } from '../../../runbooks/monitor.ts'
 import { writeLabInventory } from '../../../runbooks/lab/lab-inventory.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-lab-deploy-'))
@@ -107,5 +115,70 @@ describe('deploy and verify on the lab\'s new host', { timeout: 900_000 }, () =>
     const r = await run('verify', (rb) => verify(rb, inv, { reportDir: path.join(dir, 'reports'), smokeEvents: 100, load: { seconds: 2, connections: 4, p99Ms: 2000, minRps: 10 } }))
     assert.equal(r.ok, true, JSON.stringify(r.checks.filter((c) => !c.ok)))
     assert.ok(r.checks.some((c) => c.name.startsWith('exposure:') && c.ok))
+  })
+})
+
+describe('monitoring on the lab\'s new host', { timeout: 300_000 }, () => {
+  const m = monitoringNames(stackNames('ocean'), 'ocean')
+  const containers = [m.prometheus, m.alertmanager, m.nodeExporter, m.redisExporter]
+
+  it('runs Prometheus, Alertmanager and both exporters healthy, unprivileged, with no secret in docker inspect', async () => {
+    const docker = await dockerOn(await connectHost(inv.newHost))
+    const secrets = [resolveSecret(inv.ocean!.apiKey, 'api key'), resolveSecret(inv.ocean!.redisPassword, 'redis password')]
+    const published: string[] = []
+    for (const name of containers) {
+      const info = await docker.getContainer(name).inspect()
+      assert.equal(info.State.Health?.Status, 'healthy', name)
+      assert.equal(info.Config.User, '10003', name)
+      const text = JSON.stringify(info)
+      for (const secret of secrets) assert.ok(!text.includes(secret), `${name}: a secret in docker inspect`)
+      for (const [port, bindings] of Object.entries(info.HostConfig.PortBindings ?? {})) for (const b of bindings as Array<{ HostIp: string }>) published.push(`${name} ${port} ${b.HostIp}`)
+    }
+    assert.deepEqual(published.sort(), ['ocean-alertmanager 9093/tcp 127.0.0.1', 'ocean-prometheus 9090/tcp 127.0.0.1'])
+    const host = await connectHost(inv.newHost)
+    const modes = await host.exec(['sh', '-c', `stat -c '%a %u %n' ${m.settingsDir}/*.yml ${m.settingsDir}/ocean-api-key ${m.settingsDir}/redis-password`], { sudo: true })
+    for (const line of modes.stdout.trim().split('\n')) assert.match(line, /^600 10003 /, line)
+  })
+
+  it('is not reachable from outside the new host: Prometheus and Alertmanager refuse at its address', async () => {
+    for (const port of [9090, 9093, 9100, 9121]) {
+      const outcome = await new Promise<string>((resolve) => {
+        const sock = net.connect({ host: lab.new.address, port, timeout: 3000 })
+        sock.once('connect', () => (sock.destroy(), resolve('connected')))
+        sock.once('timeout', () => (sock.destroy(), resolve('timeout')))
+        sock.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'))
+      })
+      assert.notEqual(outcome, 'connected', `port ${port} answers at ${lab.new.address}`)
+    }
+  })
+
+  it('through ocean-ops monitor\'s tunnel: every target up, the service\'s, Redis\'s and the backup agent\'s figures in Prometheus', async () => {
+    const t = await openMonitorTunnels(() => connectHost(inv.newHost), { prometheus: 0, alertmanager: 0 })
+    try {
+      const prom = t.tunnels.find((x) => x.name === 'Prometheus')!.url
+      const query = async (q: string) => ((await (await fetch(`${prom}api/v1/query?query=${encodeURIComponent(q)}`)).json()) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }).data.result
+      const deadline = Date.now() + 90_000
+      let health: Record<string, string> = {}
+      for (;;) {
+        const targets = ((await (await fetch(`${prom}api/v1/targets`)).json()) as { data: { activeTargets: Array<{ labels: { job: string }; health: string }> } }).data.activeTargets
+        health = Object.fromEntries(targets.map((x) => [x.labels.job, x.health]))
+        if (Object.values(health).every((h) => h === 'up') && Object.keys(health).length === 5) break
+        if (Date.now() > deadline) break
+        await new Promise((r) => setTimeout(r, 2000))
+      }
+      assert.deepEqual(health, { alertmanager: 'up', node: 'up', ocean: 'up', prometheus: 'up', redis: 'up' })
+      const ingested = await query('ocean_telemetry_ingested_total')
+      assert.ok(ingested.length === 1 && Number(ingested[0]!.value[1]) >= 100, `verify's smoke events counted: ${JSON.stringify(ingested)}`)
+      const max = await query('redis_memory_max_bytes')
+      assert.ok(Number(max[0]?.value[1]) > 0, 'redis_exporter logged in with the password and reads maxmemory')
+      const backups = await query('ocean_backup_last_success_timestamp_seconds')
+      assert.deepEqual(backups.map((r) => r.metric.kind).sort(), ['telemetry', 'users'], 'the backup agent\'s textfile metrics')
+      const rules = ((await (await fetch(`${prom}api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string }> }> } }).data.groups.flatMap((g) => g.rules.map((r) => r.name))
+      assert.ok(rules.includes('TargetDown') && rules.includes('BackupStale'), `rules loaded: ${rules.join(', ')}`)
+      const am = t.tunnels.find((x) => x.name === 'Alertmanager')!.url
+      assert.equal((await fetch(`${am}-/ready`)).status, 200)
+    } finally {
+      await t.close()
+    }
   })
 })
