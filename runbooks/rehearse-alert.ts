@@ -6,7 +6,7 @@
 import type Docker from 'dockerode'
 import { OpsError } from '@ocean-ops/common'
 import { containerLogs, inspectContainer, removeContainer, waitHealthy } from './lib/deploy/docker-ops.ts'
-import { labels, stackNames } from './lib/deploy/stack-spec.ts'
+import { stackNames } from './lib/deploy/stack-spec.ts'
 import { connectHost } from './lib/host/connect.ts'
 import { dockerOn } from './lib/host/docker-over-ssh.ts'
 import type { Inventory } from './lib/inventory.ts'
@@ -54,7 +54,8 @@ async function ensureSink(docker: Docker, stack: string, image: string): Promise
     name,
     Image: image,
     Cmd: ['node', '-e', SINK_SCRIPT],
-    Labels: { [labels.stack]: stack, 'ocean-ops.role': 'rehearse-alert-sink' },
+    // Not labelled as part of the stack: it is the lab's stand-in for the operator's receiver, and verify checks the stack's containers.
+    Labels: { 'ocean-ops.role': 'rehearse-alert-sink' },
     HostConfig: { NetworkMode: stackNames(stack).network, RestartPolicy: { Name: 'unless-stopped' }, CapDrop: ['ALL'] },
   })
   await c.start()
