@@ -9,6 +9,7 @@ import { registerLab } from './lab.ts'
 import { registerMigrateDataCommand } from './migrate-data.ts'
 import { registerRehearse } from './rehearse.ts'
 import { registerRemoveMysql } from './remove-mysql.ts'
+import { registerStatus } from './status.ts'
 import { registerVerify } from './verify.ts'
 
 export function program(): Command {
@@ -26,6 +27,7 @@ export function program(): Command {
   registerCutover(cli)
   registerRemoveMysql(cli)
   registerBackup(cli)
+  registerStatus(cli)
 
   return cli
 }

@@ -17,6 +17,7 @@ export type OpsErrorCode =
   | 'OPS_E_SECRET'
   | 'OPS_E_DEPLOY'
   | 'OPS_E_VERIFY'
+  | 'OPS_E_STATUS'
   | 'OPS_E_HETZNER'
   | 'OPS_E_PRECONDITION'
   | 'OPS_E_BACKUP'
