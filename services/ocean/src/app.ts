@@ -1,7 +1,7 @@
 // The Ocean app factory: build(config, deps) returns a Fastify instance with every route, kept
 // apart from listen() so tests drive it with app.inject(). Shared resources (SQLite, Redis) are
 // opened here and closed in onClose.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Analytics } from './analytics/analytics.ts'
 import { bearerChecker } from './auth.ts'
@@ -9,7 +9,7 @@ import { bufferNames, connectRedis, RedisBuffer, redisReady } from './buffer/red
 import type { OceanConfig } from './config.ts'
 import { Errors, isOceanError, OceanError } from './errors.ts'
 import { parseJsonBody } from './json-body.ts'
-import { createMetrics, type Metrics } from './metrics.ts'
+import { createMetrics, timedStore, type Metrics } from './metrics.ts'
 import analyticsRoutes from './routes/analytics.ts'
 import snapshotRoutes from './routes/snapshots.ts'
 import billingRoutes from './routes/billing.ts'
@@ -33,6 +33,8 @@ export interface AppDeps {
   onClose?: () => Promise<void>
   /** A logger to share with the rest of the process; else one is made from config.logLevel. */
   loggerInstance?: FastifyBaseLogger
+  /** What /metrics answers (multi-process mode: the whole service's); else this process's registry. */
+  scrapeMetrics?: () => Promise<string>
 }
 
 export interface Ocean {
@@ -46,6 +48,7 @@ export interface Ocean {
   documents: DocumentStore
   analytics: Analytics
   metrics: Metrics
+  scrapeMetrics(): Promise<string>
   startedAt: number
 }
 
@@ -69,7 +72,11 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
     keepAliveTimeout: config.keepAliveTimeoutMs,
     http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     // Errors raised before routing (a bad or too long URL) answer in the service's format too.
-    frameworkErrors: (err, _req, reply) => void sendError(reply, frameworkError(err)),
+    // Fastify runs no onResponse hook for these: they are counted when their answer is sent.
+    frameworkErrors: (err, req, reply) => {
+      reply.raw.once('finish', () => countAnswer(req, reply))
+      void sendError(reply, frameworkError(err))
+    },
     // Per-request log lines cost ~10 % of ingest throughput; the metrics carry the same facts.
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' }),
     ajv: { customOptions: {} },
@@ -96,16 +103,17 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
     db,
     redis,
     buffer: new RedisBuffer(redis, bufferNames(config.stream, config.group), config.entryEvents),
-    users: new UserStore(db),
-    sessions: new SessionStore(db),
-    billing: new BillingStore(db),
-    documents: new DocumentStore(db),
+    users: timedStore(metrics, 'sqlite', 'users', new UserStore(db)),
+    sessions: timedStore(metrics, 'sqlite', 'sessions', new SessionStore(db)),
+    billing: timedStore(metrics, 'sqlite', 'billing', new BillingStore(db)),
+    documents: timedStore(metrics, 'sqlite', 'documents', new DocumentStore(db)),
     analytics: deps.analytics,
     metrics,
+    scrapeMetrics: deps.scrapeMetrics ?? (() => metrics.registry.metrics()),
     startedAt: Date.now(),
   }
   app.decorate('ocean', ocean)
-  metrics.setBacklogSource(async () => (await ocean.buffer.backlog()).events)
+  metrics.info.set({ version: config.version }, 1)
 
   const purge = setInterval(() => ocean.sessions.purgeExpired(), 3_600_000)
   purge.unref()
@@ -116,10 +124,14 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
     await deps.onClose?.()
   })
 
-  app.addHook('onResponse', async (req, reply) => {
+  const countAnswer = (req: FastifyRequest, reply: FastifyReply) => {
     const route = req.routeOptions.url ?? 'unknown'
-    metrics.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
-  })
+    const labels = { method: req.method, route, status: String(reply.statusCode) }
+    metrics.requests.inc(labels)
+    metrics.requestDuration.observe(labels, reply.elapsedTime / 1000)
+    if (reply.statusCode >= 400) metrics.errors.inc({ route, status: labels.status, code: errorCodes.get(reply.raw) ?? 'unknown' })
+  }
+  app.addHook('onResponse', async (req, reply) => countAnswer(req, reply))
 
   app.setErrorHandler((err: FastifyError | OceanError, req, reply) => {
     const e = toOceanError(err)
@@ -156,7 +168,11 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
   return app
 }
 
+/** The error code each error answer was sent with, for ocean_errors_total. */
+const errorCodes = new WeakMap<object, string>()
+
 function sendError(reply: FastifyReply, e: OceanError): FastifyReply {
+  errorCodes.set(reply.raw, e.code)
   return reply.status(e.statusCode).send({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } })
 }
 

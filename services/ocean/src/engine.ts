@@ -4,9 +4,9 @@ import { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import { LocalAnalytics } from './analytics/local-analytics.ts'
 import type { BufferAccount } from './buffer/drain-result.ts'
-import { bufferNames, RedisBuffer, redisReady } from './buffer/redis-buffer.ts'
+import { bufferNames, connectRedis, RedisBuffer, redisReady } from './buffer/redis-buffer.ts'
 import type { OceanConfig } from './config.ts'
-import { createMetrics, type Metrics } from './metrics.ts'
+import { createMetrics, type BufferState, type Metrics } from './metrics.ts'
 import { keepPrivate } from './stores/private-files.ts'
 import { TelemetryStore } from './stores/duckdb-store.ts'
 import { IngestWorker } from './worker/ingest-worker.ts'
@@ -41,6 +41,12 @@ export async function startEngine(config: OceanConfig, metrics: Metrics, log: Fa
     maxDeliveries: config.maxDeliveries,
   })
   worker.start()
+  // The buffer's gauges describe Redis, not a process: the engine is the one process reporting them,
+  // on a connection of their own (the worker's blocks in XREADGROUP).
+  const gauges = connectRedis(config.redisUrl, 'ocean-engine-metrics')
+  gauges.on('error', () => undefined) // the gauges read NaN meanwhile
+  metrics.reportBuffer(() => bufferState(gauges, new RedisBuffer(gauges, bufferNames(config.stream, config.group), config.entryEvents)))
+  metrics.info.set({ version: config.version }, 1)
   return {
     store,
     analytics: new LocalAnalytics(store, metrics),
@@ -53,9 +59,22 @@ export async function startEngine(config: OceanConfig, metrics: Metrics, log: Fa
       if (drained === 'timeout' || !drained?.drained) log.warn({ drainSeconds: config.drainMs / 1000, ...(drained === 'timeout' ? {} : drained) }, 'worker stopped before the buffer was drained (Redis unreachable, or a backlog larger than the drain time); the rest is stored at the next start')
       else log.info(drained, 'buffer drained')
       redis.disconnect()
+      gauges.disconnect()
       await worker.stop()
       store.close()
     },
+  }
+}
+
+/** The oldest unstored event's age by the Redis server's clock, the clock its stream id was taken from. */
+async function bufferState(redis: Redis, buffer: RedisBuffer): Promise<BufferState> {
+  const [b, [seconds, micros]] = await Promise.all([buffer.backlog(), redis.time()])
+  const now = Number(seconds) * 1000 + Number(micros) / 1000
+  const oldest = b.oldest_unprocessed_at === null ? null : Date.parse(b.oldest_unprocessed_at)
+  return {
+    events: b.events,
+    deadLetterEntries: b.dead_letter_entries,
+    oldestUnstoredAgeSeconds: oldest === null ? 0 : Math.max(0, (now - oldest) / 1000),
   }
 }
 

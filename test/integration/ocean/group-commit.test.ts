@@ -44,7 +44,7 @@ describe('single-event ingest, group commit', () => {
 /** DuckDB append transactions the worker has committed (the db timing histogram's count). */
 async function appends(): Promise<number> {
   const text = (await h.api('GET', '/metrics')).body
-  const m = /^ocean_db_duration_seconds_count\{(?=[^}]*db="duckdb")(?=[^}]*op="append")[^}]*\} (\d+)$/m.exec(text)
+  const m = /^ocean_database_query_duration_seconds_count\{(?=[^}]*db="duckdb")(?=[^}]*op="append")[^}]*\} (\d+)$/m.exec(text)
   return m ? Number(m[1]) : 0
 }
 

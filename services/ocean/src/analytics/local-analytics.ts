@@ -1,7 +1,7 @@
 // Analytics answered in the process that owns the DuckDB file.
 import type { Readable } from 'node:stream'
 import type { DuckDBValue } from '@duckdb/node-api'
-import type { Metrics } from '../metrics.ts'
+import { timed, type Metrics, type QueryType } from '../metrics.ts'
 import type { TelemetryStore } from '../stores/duckdb-store.ts'
 import type { SnapshotTaken } from '../stores/snapshots.ts'
 import type { Analytics, AnomalyQuery, CompareQuery, EngineInfo, ExportQuery, SensorStats, SeriesQuery } from './analytics.ts'
@@ -24,13 +24,11 @@ export class LocalAnalytics implements Analytics {
     private readonly metrics: Metrics,
   ) {}
 
-  private async rows(op: string, q: SqlQuery): Promise<Row[]> {
-    const end = this.metrics.dbDuration.startTimer({ db: 'duckdb', op })
-    try {
-      return await this.store.readAll(q.sql, q.params as Record<string, DuckDBValue>)
-    } finally {
-      end()
-    }
+  /** Runs a query, timed; counted as answered here, once, in whichever process owns DuckDB. */
+  private async rows(type: QueryType, q: SqlQuery): Promise<Row[]> {
+    const rows = await timed(this.metrics, 'duckdb', type, () => this.store.readAll(q.sql, q.params as Record<string, DuckDBValue>))
+    this.metrics.queries.inc({ type })
+    return rows
   }
 
   async stats(q: Range & { sensor_id: string; metric: string }): Promise<SensorStats> {
@@ -76,13 +74,20 @@ export class LocalAnalytics implements Analytics {
   }
 
   async export(q: ExportQuery): Promise<Readable> {
-    const end = this.metrics.dbDuration.startTimer({ db: 'duckdb', op: 'export' })
+    const labels = { db: 'duckdb', op: 'export' }
+    const end = this.metrics.dbDuration.startTimer(labels)
+    let stream: Readable
     try {
-      return await exportStream(this.store, q, end)
+      stream = await exportStream(this.store, q, end)
     } catch (e) {
       end()
+      this.metrics.dbErrors.inc(labels)
       throw e
     }
+    // A window failing mid-stream cuts the download; it is a database failure all the same.
+    stream.once('error', () => this.metrics.dbErrors.inc(labels))
+    this.metrics.queries.inc({ type: 'export' })
+    return stream
   }
 
   snapshot(q: { file: string }): Promise<SnapshotTaken> {

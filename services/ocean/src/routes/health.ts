@@ -1,5 +1,6 @@
 // Liveness (/health), readiness (/ready: Redis, SQLite and DuckDB each answer) and Prometheus
-// metrics (/metrics, behind the API key like everything that reveals internals).
+// metrics (/metrics, behind the API key like everything that reveals internals; in multi-process
+// mode the whole service's, added up by the supervisor).
 import type { FastifyPluginAsync } from 'fastify'
 
 interface Check {
@@ -43,7 +44,7 @@ const healthRoutes: FastifyPluginAsync<{ checkBearer: (h: string | undefined) =>
 
   app.get('/metrics', { onRequest: async (req) => checkBearer(req.headers.authorization) }, async (_req, reply) => {
     reply.type(ocean.metrics.registry.contentType)
-    return ocean.metrics.registry.metrics()
+    return ocean.scrapeMetrics()
   })
 }
 

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import { decodeEntry } from '../buffer/event-codec.ts'
 import type { RedisBuffer } from '../buffer/redis-buffer.ts'
-import type { Metrics } from '../metrics.ts'
+import { timed, type Metrics } from '../metrics.ts'
 import type { BufferedEntry, TelemetryStore } from '../stores/duckdb-store.ts'
 
 export interface WorkerOptions {
@@ -127,7 +127,7 @@ export class IngestWorker {
         }
         backoff = 100
       } catch (e) {
-        this.metrics.failed.inc()
+        this.metrics.storeFailures.inc()
         this.log.error({ err: e }, 'ingest worker drain batch failed; will retry')
         this.readPending = true
         await sleep(Math.min(backoff, Math.max(0, deadline - performance.now())))
@@ -171,7 +171,7 @@ export class IngestWorker {
         await this.maybeTrim()
         backoff = 100
       } catch (e) {
-        this.metrics.failed.inc()
+        this.metrics.storeFailures.inc()
         this.log.error({ err: e }, 'ingest worker batch failed; will retry')
         this.readPending = true
         await sleep(backoff)
@@ -221,14 +221,11 @@ export class IngestWorker {
       fresh = await this.dropPoison(fresh)
     }
     if (fresh.length > 0) {
-      const end = this.metrics.dbDuration.startTimer({ db: 'duckdb', op: 'append' })
       try {
-        await this.store.append(fresh)
+        await timed(this.metrics, 'duckdb', 'append', () => this.store.append(fresh))
       } catch (e) {
         for (const d of fresh) this.failures.set(d.id, (this.failures.get(d.id) ?? 0) + 1)
         throw e
-      } finally {
-        end()
       }
       for (const d of fresh) {
         acks.push(d.id)
@@ -271,7 +268,7 @@ export class IngestWorker {
     if (ids.length === 0) return
     const { stream, group, processed } = this.buffer.names
     await this.redis.multi().xack(stream, group, ...ids).incrby(processed, events).exec()
-    this.metrics.processed.inc(events)
+    this.metrics.stored.inc(events)
   }
 
   private async maybeTrim(): Promise<void> {
