@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
+import client from 'prom-client'
 import { build } from './app.ts'
 import type { Analytics } from './analytics/analytics.ts'
 import { RemoteAnalytics, serveAnalytics } from './analytics/engine-link.ts'
@@ -14,7 +15,8 @@ import { loadConfig, type OceanConfig } from './config.ts'
 import { DRAIN_RESULT_PREFIX } from './buffer/drain-result.ts'
 import { drainBuffer, startEngine } from './engine.ts'
 import { Errors, isOceanError } from './errors.ts'
-import { createMetrics } from './metrics.ts'
+import { createMetrics, processMetrics } from './metrics.ts'
+import { answerCollects, scrapeService, serveScrapes } from './metrics-aggregation.ts'
 
 // Every file this service creates (databases, WAL, exports, the engine socket) is its user's alone.
 process.umask(0o077)
@@ -68,7 +70,9 @@ async function runSingle(config: OceanConfig): Promise<void> {
 }
 
 async function runEngine(config: OceanConfig): Promise<void> {
-  const engine = await startEngine(config, createMetrics(), log)
+  const metrics = createMetrics()
+  answerCollects(metrics.registry)
+  const engine = await startEngine(config, metrics, log)
   const server = await serveAnalytics(engine.analytics, engineSocket(config))
   log.info({ socket: engineSocket(config) }, 'engine ready')
   onSignal(async () => {
@@ -79,7 +83,9 @@ async function runEngine(config: OceanConfig): Promise<void> {
 
 async function runApi(config: OceanConfig): Promise<void> {
   const analytics = new RemoteAnalytics(engineSocket(config))
-  const app = await build(config, { analytics, loggerInstance: log, onClose: async () => analytics.close() })
+  const metrics = createMetrics()
+  answerCollects(metrics.registry)
+  const app = await build(config, { analytics, metrics, scrapeMetrics: () => scrapeService(), loggerInstance: log, onClose: async () => analytics.close() })
   await app.listen({ host: config.host, port: config.port })
   onSignal(() => app.close())
 }
@@ -94,8 +100,9 @@ function runSupervisor(config: OceanConfig): void {
   const self = fileURLToPath(import.meta.url)
   let stopping = false
   let engine: ChildProcess
+  // 'advanced': the metrics sent over IPC keep their NaN (a gauge that could not be read).
   const startEngineProcess = () => {
-    engine = fork(self, { env: { ...process.env, OCEAN_ROLE: 'engine' } })
+    engine = fork(self, { env: { ...process.env, OCEAN_ROLE: 'engine' }, serialization: 'advanced' })
     engine.on('exit', (code, signal) => {
       if (stopping) return
       log.error({ code, signal }, 'engine exited; restarting in 1 s')
@@ -103,12 +110,19 @@ function runSupervisor(config: OceanConfig): void {
     })
   }
   startEngineProcess()
-  cluster.setupPrimary({ exec: self })
+  cluster.setupPrimary({ exec: self, serialization: 'advanced' })
   for (let i = 0; i < config.apiProcesses; i++) cluster.fork({ OCEAN_ROLE: 'api' })
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return
     log.error({ pid: worker.process.pid, code, signal }, 'API process exited; restarting in 1 s')
     setTimeout(() => cluster.fork({ OCEAN_ROLE: 'api' }), 1000)
+  })
+  const own = new client.Registry()
+  processMetrics(own).set({ version: config.version }, 1)
+  serveScrapes(cluster, {
+    own,
+    peers: () => [engine, ...Object.values(cluster.workers ?? {}).flatMap((w) => (w ? [w.process] : []))],
+    expected: config.apiProcesses + 1,
   })
   onSignal(async () => {
     stopping = true
