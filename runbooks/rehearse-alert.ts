@@ -11,13 +11,9 @@ import { connectHost } from './lib/host/connect.ts'
 import { dockerOn } from './lib/host/docker-over-ssh.ts'
 import type { Inventory } from './lib/inventory.ts'
 import { firingAlerts } from './lib/monitoring/prometheus-alerts.ts'
+import { alertSinkName, SINK_PORT } from './lab/lab-inventory.ts'
 
 export const DRILL_ALERT = 'TargetDown'
-export const SINK_PORT = 9099
-
-/** The lab's webhook receiver: a container named so, on the stack's network (the lab inventory's webhook URL points here). */
-export const alertSinkName = (stack: string): string => `${stack}-alert-sink`
-export const alertSinkUrl = (stack: string): string => `http://${alertSinkName(stack)}:${SINK_PORT}/alerts`
 
 export interface AlertDrill {
   alert: string

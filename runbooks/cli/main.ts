@@ -7,6 +7,7 @@ import { registerDeploy } from './deploy.ts'
 import { registerInventoryCommand } from './inventory.ts'
 import { registerLab } from './lab.ts'
 import { registerMigrateDataCommand } from './migrate-data.ts'
+import { registerMonitor } from './monitor.ts'
 import { registerRehearse } from './rehearse.ts'
 import { registerRemoveMysql } from './remove-mysql.ts'
 import { registerStatus } from './status.ts'
@@ -28,6 +29,7 @@ export function program(): Command {
   registerRemoveMysql(cli)
   registerBackup(cli)
   registerStatus(cli)
+  registerMonitor(cli)
 
   return cli
 }

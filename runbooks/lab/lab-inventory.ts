@@ -9,10 +9,14 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Inventory } from '../lib/inventory.ts'
 import { writeFileAtomic } from '../lib/write-file-atomic.ts'
-import { alertSinkUrl } from '../rehearse-alert.ts'
 import type { Lab } from './lab-types.ts'
 
 export const LAB_OCEAN_PORT = 8030
+
+/** The rehearsal's webhook receiver (a stand-in for the operator's): a container on the stack's network; the lab's alerts go there. */
+export const SINK_PORT = 9099
+export const alertSinkName = (stack: string): string => `${stack}-alert-sink`
+export const alertSinkUrl = (stack: string): string => `http://${alertSinkName(stack)}:${SINK_PORT}/alerts`
 
 /** The storage host's SFTP-only user (uid fixed in images/storage/Dockerfile) and where repositories live. */
 export const LAB_BACKUP = { user: 'backup', uid: 1001, root: '/srv/backup' } as const

@@ -146,8 +146,16 @@ function connectOnce(target: SshTarget): Promise<Client> {
   }
   return new Promise((resolve, reject) => {
     const client = new Client()
-    client.once('ready', () => resolve(client))
-    client.once('error', (err) => {
+    let settled = false
+    client.once('ready', () => {
+      settled = true
+      resolve(client)
+    })
+    // `on`, not `once`: a host that accepts TCP but never speaks SSH raises the ready timeout and
+    // then "Connection lost before handshake"; the second must not become an uncaught exception.
+    client.on('error', (err) => {
+      if (settled) return
+      settled = true
       client.end()
       if (refused) {
         reject(new OpsError('OPS_E_HOST_KEY', hostKeyAdvice(refused, target.host, port, source)))

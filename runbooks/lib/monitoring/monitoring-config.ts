@@ -2,7 +2,7 @@
 // alerts go, the rule files) and alertmanager.yml (who hears about an alert). Written as JSON,
 // which is YAML, so no YAML library is needed to produce them; checked by `promtool check config`
 // and `amtool check-config` in the tests.
-import type { MonitoringNames } from './monitoring-spec.ts'
+import type { MonitoringNames } from './monitoring-names.ts'
 
 export interface MonitoringSettings {
   /** Seconds between scrapes and between rule evaluations (default 15). */

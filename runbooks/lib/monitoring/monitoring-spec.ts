@@ -3,43 +3,15 @@
 // `ocean-ops monitor`'s SSH tunnel), node_exporter and redis_exporter (not published at all).
 // Secrets are mounted files; nothing secret is in a container's environment or command line.
 import type Docker from 'dockerode'
-import { labels, specHash, type StackNames } from '../deploy/stack-spec.ts'
+import { labels, specHash } from '../deploy/stack-spec.ts'
 import { IN_CONTAINER, retentionFlags, type MonitoringSettings } from './monitoring-config.ts'
+import type { MonitoringNames } from './monitoring-names.ts'
+
+export { monitoringNames, type MonitoringNames } from './monitoring-names.ts'
 
 export const MONITORING_UID = 10003
 export const PROMETHEUS_PORT = 9090
 export const ALERTMANAGER_PORT = 9093
-
-export interface MonitoringNames {
-  api: string
-  redis: string
-  network: string
-  prometheus: string
-  alertmanager: string
-  nodeExporter: string
-  redisExporter: string
-  prometheusVolume: string
-  alertmanagerVolume: string
-  /** node_exporter's textfile directory: the backup agent writes its metrics there. */
-  textfileVolume: string
-  settingsDir: string
-}
-
-export function monitoringNames(n: StackNames, stack: string): MonitoringNames {
-  return {
-    api: n.ocean,
-    redis: n.redis,
-    network: n.network,
-    prometheus: `${stack}-prometheus`,
-    alertmanager: `${stack}-alertmanager`,
-    nodeExporter: `${stack}-node-exporter`,
-    redisExporter: `${stack}-redis-exporter`,
-    prometheusVolume: `${stack}-prometheus-data`,
-    alertmanagerVolume: `${stack}-alertmanager-data`,
-    textfileVolume: `${stack}-textfile`,
-    settingsDir: `${n.configDir}/monitoring`,
-  }
-}
 
 /** The files of the settings directory, as the containers see them. */
 export function settingsFiles(m: MonitoringNames) {
