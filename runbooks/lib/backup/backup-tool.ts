@@ -32,7 +32,8 @@ export async function runBackupTool<T>(docker: Docker, spec: Docker.ContainerCre
       o.stdin.on('end', () => (stream as unknown as { end(): void }).end())
     }
     const exit = (await c.wait()) as { StatusCode: number }
-    await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))])
+    // Output may trail the exit a little; the timer must not keep the process alive after it came.
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 5000).unref())])
     if (!result) throw new OpsError('OPS_E_BACKUP', `the backup tool ended (exit ${exit.StatusCode}) without a result; its output is above`)
     if (!result.ok) throw new OpsError((result.code ?? 'OPS_E_BACKUP') as OpsErrorCode, result.message ?? 'the backup tool failed')
     return result.result as T
