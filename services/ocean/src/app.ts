@@ -120,6 +120,7 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
     scrapeMetrics: deps.scrapeMetrics ?? (() => metrics.registry.metrics()),
     startedAt: Date.now(),
   }
+  ocean.buffer.onAccepted = (total) => backlog.accepted(total)
   app.decorate('ocean', ocean)
   metrics.info.set({ version: config.version }, 1)
 

@@ -109,7 +109,7 @@ describe('backpressure, one process (the backlog counted up by hand)', () => {
   })
 })
 
-describe('backpressure: the age bound', () => {
+describe('backpressure: the view between refreshes, and the age bound', () => {
   let redis: RedisServer
   let r: Redis
   before(async () => {
@@ -120,6 +120,25 @@ describe('backpressure: the age bound', () => {
     r?.disconnect()
     await redis?.stop()
   })
+  it("counts the accepted total an addition returns at once, without waiting for the next refresh", async () => {
+    const names = bufferNames('count:telemetry', 'count-group')
+    const gate = new BacklogGate(r, names, { maxEvents: 100, maxSeconds: 0 })
+    await r.set(names.accepted, 40)
+    await gate.refresh()
+    assert.equal(gate.view().events, 40)
+    gate.accepted(99)
+    assert.equal(gate.reason, null)
+    await r.set(names.accepted, 100) // what the addition that returned 100 did
+    gate.accepted(100)
+    assert.equal(gate.reason, 'events', 'at the bound: refused before the next refresh')
+    await r.set(names.processed, 5)
+    await gate.refresh()
+    assert.equal(gate.reason, 'events', '95 unstored: above the resume mark (90)')
+    await r.set(names.processed, 15)
+    await gate.refresh()
+    assert.equal(gate.reason, null, '85 unstored: resumed')
+  })
+
   it('refuses while the oldest unstored event (pending or undelivered) is older than the bound', async () => {
     const names = bufferNames('age:telemetry', 'age-group')
     const gate = new BacklogGate(r, names, { maxEvents: 0, maxSeconds: 1 })

@@ -99,11 +99,32 @@ export class BacklogGate {
     clearInterval(this.timer)
   }
 
+  /**
+   * The accepted counter as an addition of this process returned it (exact, and including the
+   * other processes' additions so far): the view is updated at once, so a fast stream of batches is
+   * stopped within a batch of the bound, not a refresh later. The stored count stays the last
+   * refresh's: the backlog is overestimated by at most one refresh of storage, never under.
+   */
+  accepted(total: number): void {
+    const last = this.last
+    if (!last || !Number.isFinite(total) || total <= last.accepted) return
+    last.accepted = total
+    if (this.reason !== null) return
+    const backlog = Math.max(0, total - last.processed)
+    this.reason = overBound(this.bounds, backlog, last.ageSeconds, false)
+    if (this.reason !== null) {
+      this.retryAfter = retryAfterSeconds(this.bounds, backlog, last.ageSeconds, this.rate)
+      this.onChange(true)
+    }
+  }
+
   /** One read of Redis: the two counters (and, with an age bound, the oldest unstored id and TIME) in one round trip. */
   async refresh(): Promise<void> {
     if (this.refreshing) return
     this.refreshing = true
     try {
+      // Taken as read, even if lower than an addition reported meanwhile: a counter that went
+      // back (Redis emptied) must not leave a backlog that is not there.
       const s = await this.read()
       const prev = this.last
       if (prev && s.at > prev.at) {

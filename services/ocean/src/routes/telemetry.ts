@@ -43,9 +43,10 @@ const telemetryRoutes: FastifyPluginAsync = async (app) => {
   /**
    * Backpressure, from the cached view of the backlog (no Redis round trip): refused before the
    * body is read or anything is added, so a refused Idempotency-Key can be sent again later. The
-   * view is up to REFRESH_MS old and a batch is admitted whole while under the bound, so the backlog
-   * can pass the bound by what arrives meanwhile (at most a few batches): the bound is a brake, not
-   * an exact cap. A replay of a key already accepted is refused too while over (it is answered later).
+   * view takes in the accepted counter each addition of this process returns, but the other API
+   * processes' additions only when one of its own or the next refresh (REFRESH_MS) reads it, and a batch is admitted whole while under the bound, so the backlog can
+   * pass the bound by what the other processes add meanwhile plus the batches in flight: the bound
+   * is a brake, not an exact cap. A replay of a key already accepted is refused too while over (it is answered later).
    */
   const admit = async (_req: FastifyRequest, reply: FastifyReply) => {
     const reason = backlog.reason
