@@ -25,6 +25,8 @@ export interface LoadResult {
   errors: number
   timeouts: number
   durationS: number
+  /** Responses by HTTP status. */
+  statuses: Record<number, number>
 }
 
 /** Latency percentiles of the samples in milliseconds (nearest rank). */
@@ -42,6 +44,7 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
   const headers = { ...(opts.body ? { 'content-type': 'application/json' } : {}), ...opts.headers }
   let lat = new Float64Array(1 << 16)
   let n = 0
+  const statuses: Record<number, number> = {}
   const result = await new Promise<Result>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -62,6 +65,7 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
       (err, res) => (err ? reject(err) : resolve(res)),
     )
     instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+      statuses[status] = (statuses[status] ?? 0) + 1
       if (status < 200 || status >= 300) return
       if (n === lat.length) {
         const grown = new Float64Array(lat.length * 2)
@@ -82,5 +86,6 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
     errors: result.errors,
     timeouts: result.timeouts,
     durationS: result.duration,
+    statuses,
   }
 }

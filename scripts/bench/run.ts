@@ -4,6 +4,7 @@
 // count and time and aimed at 127.0.0.1; every process started is stopped by its PID.
 import path from 'node:path'
 import { analyticsBench } from './analytics.ts'
+import { backpressureBench } from './backpressure.ts'
 import { backupBench } from './backup.ts'
 import { batchIngestBench } from './batch.ts'
 import { cutoverBench } from './cutover.ts'
@@ -22,6 +23,10 @@ const BENCHES: Record<string, { title: string; run: (ctx: BenchContext) => Promi
   export: { title: '7 analytics export of 5 M rows (quick: 1 M) in each format: service RSS vs the same export of a fifth of the rows', run: exportBench },
   cutover: { title: '8 cutover write freeze on the lab at 1 M and 5 M telemetry rows (quick: 0.2 M and 1 M), clients writing: 5 M vs 1 M', run: cutoverBench },
   backup: { title: '9 backups of the default seed (quick: 20,000 users, 1 M rows) to a local restic repository: first and incremental round, restore, drill vs cp; RPO under steady writes', run: backupBench },
+  backpressure: {
+    title: '10 backpressure: batches at 2x the storage rate for 60 s (quick: 15 s) against a 200,000-event bound: Redis peak vs the bound, 5xx, 429, accepted = stored',
+    run: backpressureBench,
+  },
   migrate: { title: '6 data migration PG -> DuckDB (5 M rows) and SQLite (1 M) incl. verification vs psql COPY and psql | sqlite3 (+ RSS), reverse SQLite -> PG (5 M) vs pgloader', run: migrateBench },
 }
 // RSS (benchmark 5) is sampled during 1 and 2.

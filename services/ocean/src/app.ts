@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Redis } from 'ioredis'
 import type { Analytics } from './analytics/analytics.ts'
 import { bearerChecker } from './auth.ts'
+import { BacklogGate } from './buffer/backlog-gate.ts'
 import { bufferNames, connectRedis, RedisBuffer, redisReady } from './buffer/redis-buffer.ts'
 import type { OceanConfig } from './config.ts'
 import { Errors, isOceanError, OceanError } from './errors.ts'
@@ -42,6 +43,8 @@ export interface Ocean {
   db: SqliteDb
   redis: Redis
   buffer: RedisBuffer
+  /** Backpressure: whether ingest refuses now (a cached view of the backlog). */
+  backlog: BacklogGate
   users: UserStore
   sessions: SessionStore
   billing: BillingStore
@@ -98,11 +101,16 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
   // Serve only once connected (or after 10 s without Redis: /ready then says 503 until it comes).
   await redisReady(redis).catch((err: Error) => app.log.warn({ err: err.message }, 'starting without Redis'))
   const metrics = deps.metrics ?? createMetrics()
+  const names = bufferNames(config.stream, config.group)
+  const backlog = new BacklogGate(redis, names, { maxEvents: config.backlogMaxEvents, maxSeconds: config.backlogMaxSeconds }, (refusing) =>
+    metrics.backpressure.set(refusing ? 1 : 0),
+  ).start()
   const ocean: Ocean = {
     config,
     db,
     redis,
-    buffer: new RedisBuffer(redis, bufferNames(config.stream, config.group), config.entryEvents),
+    buffer: new RedisBuffer(redis, names, config.entryEvents),
+    backlog,
     users: timedStore(metrics, 'sqlite', 'users', new UserStore(db)),
     sessions: timedStore(metrics, 'sqlite', 'sessions', new SessionStore(db)),
     billing: timedStore(metrics, 'sqlite', 'billing', new BillingStore(db)),
@@ -112,6 +120,7 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
     scrapeMetrics: deps.scrapeMetrics ?? (() => metrics.registry.metrics()),
     startedAt: Date.now(),
   }
+  ocean.buffer.onAccepted = (total) => backlog.accepted(total)
   app.decorate('ocean', ocean)
   metrics.info.set({ version: config.version }, 1)
 
@@ -119,6 +128,7 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
   purge.unref()
   app.addHook('onClose', async () => {
     clearInterval(purge)
+    backlog.stop()
     redis.disconnect()
     db.close()
     await deps.onClose?.()

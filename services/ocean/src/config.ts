@@ -25,6 +25,13 @@ export interface OceanConfig {
   entryEvents: number
   /** How long an ingest Idempotency-Key is remembered: a retry within it gets the first answer. */
   idempotencyMs: number
+  /**
+   * Backpressure: while more events than this are accepted and not yet stored, ingest answers 429
+   * with Retry-After instead of growing Redis toward maxmemory (0: no bound).
+   */
+  backlogMaxEvents: number
+  /** The same for the age of the oldest unstored event, in seconds (0: no bound). */
+  backlogMaxSeconds: number
   /** Slow clients: the headers must arrive within headersTimeoutMs and the whole request within requestTimeoutMs; a connection idle for idleTimeoutMs is closed (keepAliveTimeoutMs between requests). */
   headersTimeoutMs: number
   requestTimeoutMs: number
@@ -99,6 +106,10 @@ export function loadConfig(env: Env = process.env): OceanConfig {
     maxBatchBytes: int(env, 'OCEAN_MAX_BATCH_BYTES', 5 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     entryEvents: int(env, 'OCEAN_ENTRY_EVENTS', 1000, 1, 10_000),
     idempotencyMs: int(env, 'OCEAN_IDEMPOTENCY_SECONDS', 900, 1, 7 * 86400) * 1000,
+    // 2 M events are ~70 MB of stream in 500-event batches (33 B/event, the backpressure bench), more
+    // as single events (not measured): meant to stay well inside the deploy's default 1 GB maxmemory.
+    backlogMaxEvents: int(env, 'OCEAN_BACKLOG_MAX_EVENTS', 2_000_000, 0, 1_000_000_000),
+    backlogMaxSeconds: int(env, 'OCEAN_BACKLOG_MAX_SECONDS', 120, 0, 7 * 86400),
     ...timeouts(env),
     maxPastDays: int(env, 'OCEAN_MAX_PAST_DAYS', 3650, 1, 36500),
     maxFutureSeconds: int(env, 'OCEAN_MAX_FUTURE_SECONDS', 300, 0, 86400 * 7),

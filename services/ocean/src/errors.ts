@@ -39,6 +39,11 @@ export const Errors = {
   timestampRange: createError('OCEAN_E_TIMESTAMP_RANGE', 'timestamp out of the accepted range', 400),
   batchTooLarge: createError('OCEAN_E_BATCH_TOO_LARGE', 'too many events in one batch', 413),
   bufferUnavailable: createError('OCEAN_E_BUFFER_UNAVAILABLE', 'the ingestion buffer (Redis) is unavailable; nothing was accepted: retry later', 503),
+  backlogFull: createError(
+    'OCEAN_E_BACKLOG_FULL',
+    'the service is storing events more slowly than they arrive: nothing was accepted; retry after the seconds in the Retry-After header (the same Idempotency-Key is fine)',
+    429,
+  ),
   bufferOutcomeUnknown: createError(
     'OCEAN_E_BUFFER_OUTCOME_UNKNOWN',
     'the ingestion buffer (Redis) did not answer in time: the events may or may not have been accepted. Retry with the same Idempotency-Key header to have them stored exactly once (without one, a retry may store them twice)',

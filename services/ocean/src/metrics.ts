@@ -20,6 +20,9 @@ export interface Metrics {
   requestDuration: client.Histogram<'method' | 'route' | 'status'>
   errors: client.Counter<'route' | 'status' | 'code'>
   ingested: client.Counter
+  refused: client.Counter<'reason'>
+  /** 1 while this process refuses ingest (backpressure); across processes, the max. */
+  backpressure: client.Gauge
   stored: client.Counter
   storeFailures: client.Counter
   deadLettered: client.Counter
@@ -58,6 +61,18 @@ export function createMetrics(): Metrics {
     }),
     errors: new client.Counter({ name: 'ocean_errors_total', help: 'Error answers (status >= 400) by error code', labelNames: ['route', 'status', 'code'], registers }),
     ingested: new client.Counter({ name: 'ocean_telemetry_ingested_total', help: 'Events accepted into the buffer', registers }),
+    refused: new client.Counter({
+      name: 'ocean_ingest_refused_total',
+      help: 'Ingest requests refused with 429 because the unstored backlog was over its bound, by bound (events, age)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    backpressure: new client.Gauge({
+      name: 'ocean_ingest_backpressure',
+      help: '1 while ingest refuses (429) because the unstored backlog is over its bound; across processes, the max',
+      registers,
+      aggregator: 'max',
+    }),
     stored: new client.Counter({ name: 'ocean_telemetry_stored_total', help: 'Events stored in DuckDB', registers }),
     storeFailures: new client.Counter({ name: 'ocean_telemetry_store_failures_total', help: 'Worker batches that failed and will be retried', registers }),
     deadLettered: new client.Counter({ name: 'ocean_dead_letter_entries_total', help: 'Buffer entries moved to the dead-letter stream', registers }),

@@ -17,6 +17,8 @@ const CATALOG: [string, 'counter' | 'gauge' | 'histogram'][] = [
   ['ocean_request_duration_seconds', 'histogram'],
   ['ocean_errors_total', 'counter'],
   ['ocean_telemetry_ingested_total', 'counter'],
+  ['ocean_ingest_refused_total', 'counter'],
+  ['ocean_ingest_backpressure', 'gauge'],
   ['ocean_telemetry_stored_total', 'counter'],
   ['ocean_telemetry_store_failures_total', 'counter'],
   ['ocean_dead_letter_entries_total', 'counter'],

@@ -53,6 +53,8 @@ export function redisReady(redis: Redis): Promise<void> {
 }
 
 export class RedisBuffer {
+  /** Told the accepted counter's value after each addition (what backpressure counts with). */
+  onAccepted: (total: number) => void = () => undefined
   /** Single events waiting for the next group commit (appendOne). */
   private waiting: Array<{ event: PackedEvent; resolve: (id: string) => void; reject: (e: unknown) => void }> = []
 
@@ -113,6 +115,7 @@ export class RedisBuffer {
       throw bufferError(e)
     }
     if (!results || results.some(([err]) => err !== null)) throw Errors.bufferUnavailable()
+    this.onAccepted(Number(results[results.length - 1]?.[1]))
     return results.slice(0, -1).map(([, id]) => String(id))
   }
 
@@ -124,7 +127,7 @@ export class RedisBuffer {
    */
   async appendOnce(key: string, fingerprint: string, events: PackedEvent[], ttlMs: number): Promise<{ ids: string[]; events: number; replayed: boolean }> {
     const entries = chunk(events, this.entryEvents).map((part) => JSON.stringify(part))
-    let answer: [number, string]
+    let answer: [number, string, number?]
     try {
       answer = (await this.redis.eval(
         APPEND_ONCE,
@@ -136,10 +139,11 @@ export class RedisBuffer {
         String(ttlMs),
         String(events.length),
         ...entries,
-      )) as [number, string]
+      )) as [number, string, number?]
     } catch (e) {
       throw bufferError(e)
     }
+    if (answer[2] !== undefined) this.onAccepted(answer[2])
     const record = JSON.parse(answer[1]) as { f: string; n: number; ids: string[] }
     if (record.f !== fingerprint) throw Errors.idempotencyConflict('this Idempotency-Key was already used with a different request; use a new key for a new request')
     return { ids: record.ids, events: record.n, replayed: answer[0] === 0 }
@@ -179,10 +183,10 @@ local prior = redis.call('GET', KEYS[1])
 if prior then return {0, prior} end
 local ids = {}
 for i = 4, #ARGV do ids[#ids + 1] = redis.call('XADD', KEYS[2], '*', 'e', ARGV[i]) end
-redis.call('INCRBY', KEYS[3], ARGV[3])
+local total = redis.call('INCRBY', KEYS[3], ARGV[3])
 local record = cjson.encode({f = ARGV[1], n = tonumber(ARGV[3]), ids = ids})
 redis.call('SET', KEYS[1], record, 'PX', ARGV[2])
-return {1, record}
+return {1, record, total}
 `
 
 /**

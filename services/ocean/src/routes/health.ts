@@ -1,4 +1,5 @@
-// Liveness (/health), readiness (/ready: Redis, SQLite and DuckDB each answer) and Prometheus
+// Liveness (/health), readiness (/ready: Redis, SQLite and DuckDB each answer; the backlog's state
+// beside them) and Prometheus
 // metrics (/metrics, behind the API key like everything that reveals internals; in multi-process
 // mode the whole service's, added up by the supervisor).
 import type { FastifyPluginAsync } from 'fastify'
@@ -39,7 +40,9 @@ const healthRoutes: FastifyPluginAsync<{ checkBearer: (h: string | undefined) =>
       check(() => ocean.analytics.ping()),
     ])
     const ready = redis.ok && sqlite.ok && duckdb.ok
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: { redis, sqlite, duckdb } })
+    // A backlog over its bound keeps /ready at 200: the service works and sheds load (429). A load
+    // balancer taking it out would refuse everything instead, and with one server, everything.
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: { redis, sqlite, duckdb }, backlog: ocean.backlog.view() })
   })
 
   app.get('/metrics', { onRequest: async (req) => checkBearer(req.headers.authorization) }, async (_req, reply) => {

@@ -1,8 +1,9 @@
 // Telemetry ingestion: one event or a batch, validated whole, added to the Redis buffer in one
 // round trip and answered 202 only once Redis holds it. A batch is accepted whole or not at all.
 // With an Idempotency-Key header a retry within the window gets the first answer and adds nothing.
+// While the unstored backlog is over its bound both answer 429 before the body is read (backpressure).
 import crypto from 'node:crypto'
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { packEvent, packEvents, type TelemetryEvent } from '../buffer/event-codec.ts'
 import type { PackedEvent } from '../stores/duckdb-store.ts'
 import { Errors } from '../errors.ts'
@@ -38,7 +39,25 @@ function fingerprint(route: string, body: unknown): string {
 }
 
 const telemetryRoutes: FastifyPluginAsync = async (app) => {
-  const { buffer, config, metrics } = app.ocean
+  const { buffer, backlog, config, metrics } = app.ocean
+  /**
+   * Backpressure, from the cached view of the backlog (no Redis round trip): refused before the
+   * body is read or anything is added, so a refused Idempotency-Key can be sent again later. The
+   * view takes in the accepted counter each addition of this process returns, but the other API
+   * processes' additions only when one of its own or the next refresh (REFRESH_MS) reads it, and a batch is admitted whole while under the bound, so the backlog can
+   * pass the bound by what the other processes add meanwhile plus the batches in flight: the bound
+   * is a brake, not an exact cap. A replay of a key already accepted is refused too while over (it is answered later).
+   */
+  const admit = async (_req: FastifyRequest, reply: FastifyReply) => {
+    const reason = backlog.reason
+    if (reason === null) return
+    metrics.refused.inc({ reason })
+    const s = backlog.retryAfter
+    reply.header('retry-after', String(s))
+    throw Errors.backlogFull(
+      `the unstored backlog is over its bound (${reason === 'events' ? `${config.backlogMaxEvents} events` : `${config.backlogMaxSeconds} s old`}): nothing was accepted; retry after ${s} s (with the same Idempotency-Key, if any)`,
+    )
+  }
   const bounds = () => ({ now: Date.now(), maxPastDays: config.maxPastDays, maxFutureSeconds: config.maxFutureSeconds })
 
   /** Adds keyed events once; a replay is marked with the Idempotent-Replayed header. */
@@ -49,7 +68,7 @@ const telemetryRoutes: FastifyPluginAsync = async (app) => {
     return added
   }
 
-  app.post<{ Body: TelemetryEvent; Headers: Keyed }>('/telemetry/ingest', { schema: { body: event, headers: idempotencyHeaders } }, async (req, reply) => {
+  app.post<{ Body: TelemetryEvent; Headers: Keyed }>('/telemetry/ingest', { onRequest: admit, schema: { body: event, headers: idempotencyHeaders } }, async (req, reply) => {
     const key = req.headers['idempotency-key']
     if (key !== undefined) {
       const added = await appendKeyed(reply, key, 'ingest', req.body, [packEvent(req.body, bounds())])
@@ -64,6 +83,7 @@ const telemetryRoutes: FastifyPluginAsync = async (app) => {
     '/telemetry/batch',
     {
       bodyLimit: config.maxBatchBytes,
+      onRequest: admit,
       // Checked before the schema, so a huge batch is refused before each event is validated.
       preValidation: async (req) => {
         const events = (req.body as { events?: unknown } | null)?.events
