@@ -48,13 +48,23 @@ async function context(rb: Runbook, inv: Inventory): Promise<Ctx> {
 
 async function contextFor(inv: Inventory): Promise<Ctx> {
   if (!inv.backup) throw new OpsError('OPS_E_INVENTORY', 'the inventory has no "backup" section: say where backups go (README "Backups and restore"), then `ocean-ops deploy`')
-  const docker = await dockerOn(await connectHost(inv.newHost))
+  return toolOn(await dockerOn(await connectHost(inv.newHost)), inv)
+}
+
+/** The backup tool as one-off containers of the deployed image on `docker`. */
+async function toolOn(docker: Docker, inv: Inventory): Promise<Ctx> {
   const names = stackNames(inv.ocean?.stack ?? 'ocean')
   const api = await inspectContainer(docker, names.ocean)
   if (!api) throw new OpsError('OPS_E_PRECONDITION', `no ${names.ocean} container on the new host: run \`ocean-ops deploy\` first (the backup tool runs from the deployed image)`)
   const settings = settingsFor(inv, api.Config.Image, '')
   const bn = backupNames(names, settings.stack)
   return { docker, names, image: api.Config.Image, spec: (args, o) => backupToolSpec(settings, names, bn, args, o) }
+}
+
+/** What `backup status` reports, read through an open Docker connection (no runbook frame: `ocean-ops status` reads it). */
+export async function readBackupStatus(docker: Docker, inv: Inventory): Promise<BackupStatus> {
+  const c = await toolOn(docker, inv)
+  return summarize(inv, await runBackupTool<Parameters<typeof summarize>[1]>(c.docker, c.spec(['status'])))
 }
 
 /** Status from the repository itself (not from the agent's word): newest snapshot of each kind against its RPO, and the last drill. */

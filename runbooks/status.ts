@@ -4,11 +4,8 @@
 // within its own bound. Read-only: no runbook frame, so no lock and no run in the journal.
 import type Docker from 'dockerode'
 import { OpsError } from '@ocean-ops/common'
-import { summarize, type BackupStatus } from './backup.ts'
-import { settingsFor } from './deploy.ts'
+import { readBackupStatus } from './backup.ts'
 import { clientUrl } from './verify.ts'
-import { runBackupTool } from './lib/backup/backup-tool.ts'
-import { backupNames, backupToolSpec } from './lib/deploy/backup-spec.ts'
 import { inspectContainer } from './lib/deploy/docker-ops.ts'
 import { stackNames } from './lib/deploy/stack-spec.ts'
 import { HetznerClient } from './lib/hetzner/hetzner-client.ts'
@@ -73,16 +70,6 @@ async function openDocker(host: SshHost, ms: number): Promise<Docker> {
     const said = r?.stderr.trim().split('\n').at(-1)
     throw new OpsError('OPS_E_REMOTE', `Docker on the new host does not answer: ${said || (e as Error).message}`)
   }
-}
-
-/** What `backup status` reads (the backup tool's `status`, judged by its summarize), without its runbook frame. */
-async function readBackups(docker: Docker, inv: Inventory): Promise<BackupStatus> {
-  const names = stackNames(inv.ocean?.stack ?? 'ocean')
-  const api = await inspectContainer(docker, names.ocean)
-  if (!api) throw new OpsError('OPS_E_PRECONDITION', `no ${names.ocean} container: the backup tool runs from the deployed image (\`ocean-ops deploy\`)`)
-  const settings = settingsFor(inv, api.Config.Image, '')
-  const spec = backupToolSpec(settings, names, backupNames(names, settings.stack), ['status'])
-  return summarize(inv, await runBackupTool<Parameters<typeof summarize>[1]>(docker, spec))
 }
 
 function serverIdOf(h: HostEntry | undefined): number | undefined {
@@ -172,7 +159,7 @@ export async function gatherStatus(inv: Inventory, o: StatusOptions): Promise<M.
   }).catch((e) => M.releasesUnavailable({ current: names.ocean, previous: names.oceanPrevious }, e))
   const alerts = within(ms, async () => M.alertItems(await firingAlerts(await docker, stack), at)).catch(M.alertsUnavailable)
   // The backup tool runs in a container it removes when done: its connection stays until then.
-  const backupWork = inv.backup ? docker.then((d) => readBackups(d, inv)) : undefined
+  const backupWork = inv.backup ? docker.then((d) => readBackupStatus(d, inv)) : undefined
   const backup = backupWork
     ? within(o.backupTimeoutMs ?? DEFAULT_BACKUP_TIMEOUT_MS, () => backupWork).then((s) => M.backupItems(s, at), M.backupFailed)
     : Promise.resolve([M.notConfigured<M.BackupItem>({ what: 'backup', label: 'backups', reason: 'not configured (no backup section in the inventory)' })])

@@ -12,10 +12,15 @@ export async function ensureDebianBase(log: Log): Promise<string> {
   }, log)
 }
 
-export async function ensureRedisImage(repoRoot: string, log: Log): Promise<string> {
-  const dir = path.join(repoRoot, 'services/redis')
-  const tag = `ocean-redis:${contentHash([{ path: dir }])}`
+/** An image built from `<repoRoot>/<dir>/Dockerfile` on the Debian base, tagged `<repo>:<hash of the directory>`. */
+export async function ensureDebianServiceImage(repoRoot: string, dir: string, repo: string, log: Log): Promise<string> {
+  const context = path.join(repoRoot, dir)
+  const tag = `${repo}:${contentHash([{ path: context }])}`
   if (await imageExists(tag)) return tag
   const base = await ensureDebianBase(log)
-  return buildImage({ context: dir, tag, buildArgs: { BASE_IMAGE: base } }, log)
+  return buildImage({ context, tag, buildArgs: { BASE_IMAGE: base } }, log)
+}
+
+export async function ensureRedisImage(repoRoot: string, log: Log): Promise<string> {
+  return ensureDebianServiceImage(repoRoot, 'services/redis', 'ocean-redis', log)
 }

@@ -153,7 +153,8 @@ export class Journal {
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process of this machine is alive (EPERM: alive, another user's). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

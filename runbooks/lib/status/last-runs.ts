@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import Database from 'better-sqlite3'
+import { pidAlive } from '../journal/journal.ts'
 import type { RunFacts } from './status-model.ts'
 
 /** The newest run of each runbook (plans left out), newest first; undefined when there is no journal file. */
@@ -25,14 +26,5 @@ export function lastRuns(journalPath: string, now = Date.now()): RunFacts[] | un
     return runs.map((r) => ({ ...r, lockHeld: r.result === 'running' && held.has(r.runbook) }))
   } finally {
     db.close()
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

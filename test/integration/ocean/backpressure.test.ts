@@ -15,20 +15,11 @@ import { bufferNames } from '../../../services/ocean/src/buffer/redis-buffer.ts'
 import { API_KEY, startOcean, type Harness } from '../../helpers/ocean-harness.ts'
 import { childRoles, spawnOcean, type OceanProcess } from '../../helpers/ocean-process.ts'
 import { storedValues } from '../../helpers/stored-telemetry.ts'
+import { metricValue } from '../../helpers/metrics-text.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** The sum of the samples of `name` whose labels include `match`; NaN when there is none. */
-function value(text: string, name: string, match: Record<string, string> = {}): number {
-  let sum = NaN
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (!m || m[1] !== name) continue
-    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]))
-    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum = (Number.isNaN(sum) ? 0 : sum) + Number(m[3])
-  }
-  return sum
-}
+const value = metricValue
 
 /** Polls until `ok` (or fails after timeoutMs). */
 async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis'
 import { startRedis, type RedisServer } from '../../../scripts/lib/loopback-servers.ts'
 import { API_KEY, startOcean, type Harness } from '../../helpers/ocean-harness.ts'
 import { childRoles, spawnOcean, type OceanProcess } from '../../helpers/ocean-process.ts'
+import { metricValue } from '../../helpers/metrics-text.ts'
 
 const CATALOG: [string, 'counter' | 'gauge' | 'histogram'][] = [
   ['ocean_requests_total', 'counter'],
@@ -34,17 +35,7 @@ const CATALOG: [string, 'counter' | 'gauge' | 'histogram'][] = [
   ['ocean_metrics_processes_missing', 'gauge'],
 ]
 
-/** The sum of the samples of `name` whose labels include `match`; NaN when there is none. */
-function value(text: string, name: string, match: Record<string, string> = {}): number {
-  let sum = NaN
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (!m || m[1] !== name) continue
-    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]))
-    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum = (Number.isNaN(sum) ? 0 : sum) + Number(m[3])
-  }
-  return sum
-}
+const value = metricValue
 
 const orZero = (n: number) => (Number.isNaN(n) ? 0 : n)
 
