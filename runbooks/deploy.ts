@@ -9,7 +9,7 @@ import { OCEAN_UID, REDIS_UID, labels, oceanEnv, oceanSpec, redisConf, redisSpec
 import { deployBackup } from './lib/backup/backup-deploy.ts'
 import { connectHost } from './lib/host/connect.ts'
 import { dockerOn } from './lib/host/docker-over-ssh.ts'
-import type { SshHost } from './lib/host/ssh-host.ts'
+import { writeIfChanged } from './lib/host/write-if-changed.ts'
 import { ensureOceanImage } from './lib/images/ocean-image.ts'
 import { ensureRedisImage } from './lib/images/redis-image.ts'
 import { ensureMonitoringImage } from './lib/images/monitoring-image.ts'
@@ -197,13 +197,6 @@ export async function rollbackRelease(rb: Runbook, inv: Inventory, opts: { healt
   return previous ?? ''
 }
 
-async function writeIfChanged(host: SshHost, file: string, text: string, owner: string): Promise<boolean> {
-  const now = await host.exec(['sha256sum', file], { sudo: true, allowFail: true })
-  if (now.code === 0 && now.stdout.split(' ')[0] === sha(text, 64)) return false
-  await host.writeFile(file, text, { mode: 0o600, owner, sudo: true })
-  return true
-}
-
-function sha(text: string, len = 16): string {
-  return crypto.createHash('sha256').update(text).digest('hex').slice(0, len)
+function sha(text: string): string {
+  return crypto.createHash('sha256').update(text).digest('hex').slice(0, 16)
 }

@@ -12,6 +12,10 @@ import { dockerOn } from './lib/host/docker-over-ssh.ts'
 import type { Inventory } from './lib/inventory.ts'
 import { firingAlerts } from './lib/monitoring/prometheus-alerts.ts'
 import { alertSinkName, SINK_PORT } from './lab/lab-inventory.ts'
+import { waitFor } from './lab/lab-docker.ts'
+
+/** Prometheus and the receiver are asked every 2 s (each ask is a docker exec over SSH). */
+const poll = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) => waitFor(`alert drill: ${what}`, timeoutMs, probe, 2000)
 
 export const DRILL_ALERT = 'TargetDown'
 
@@ -62,16 +66,6 @@ async function notices(docker: Docker, stack: string): Promise<Notice[]> {
   return text.split('\n').filter((l) => l.startsWith('{"receivedAt"')).map((l) => JSON.parse(l) as Notice)
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await probe().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new OpsError('OPS_E_VERIFY', `alert drill: ${what} did not happen within ${timeoutMs / 1000} s`)
-    await new Promise((r) => setTimeout(r, 2000))
-  }
-}
-
 export async function alertDrill(inv: Inventory, log: (l: string) => void): Promise<AlertDrill> {
   const stack = inv.ocean?.stack ?? 'ocean'
   const n = stackNames(stack)
@@ -90,7 +84,7 @@ export async function alertDrill(inv: Inventory, log: (l: string) => void): Prom
   let pendingAt: string | null = null
   let startedAgainAt = ''
   try {
-    const firing = await until(`${DRILL_ALERT} firing`, 180_000, async () => {
+    const firing = await poll(`${DRILL_ALERT} firing`, 180_000, async () => {
       const a = (await firingAlerts(docker, stack)).alerts.find((x) => x.name === DRILL_ALERT)
       if (a?.state === 'pending' && !pendingAt) {
         pendingAt = a.activeAt ?? new Date().toISOString()
@@ -99,15 +93,15 @@ export async function alertDrill(inv: Inventory, log: (l: string) => void): Prom
       return a?.state === 'firing' ? new Date().toISOString() : undefined
     })
     log(`${DRILL_ALERT} firing at ${firing}; waiting for Alertmanager's notification`)
-    const notified = await until('the firing notification at the webhook', 90_000, async () =>
+    const notified = await poll('the firing notification at the webhook', 90_000, async () =>
       (await notices(docker, stack)).slice(seen).find((x) => x.status === 'firing' && x.alerts.some((a) => a.name === DRILL_ALERT && a.job === 'ocean')))
     log(`webhook got the firing notification at ${notified.receivedAt}; starting ${n.ocean} again`)
     await docker.getContainer(n.ocean).start()
     startedAgainAt = new Date().toISOString()
     await waitHealthy(docker, n.ocean, 120_000, () => undefined)
-    const resolvedAt = await until(`${DRILL_ALERT} resolved`, 120_000, async () =>
+    const resolvedAt = await poll(`${DRILL_ALERT} resolved`, 120_000, async () =>
       (await firingAlerts(docker, stack)).alerts.some((x) => x.name === DRILL_ALERT) ? undefined : new Date().toISOString())
-    const resolvedNotice = await until('the resolved notification at the webhook', 120_000, async () =>
+    const resolvedNotice = await poll('the resolved notification at the webhook', 120_000, async () =>
       (await notices(docker, stack)).slice(seen).find((x) => x.status === 'resolved' && x.alerts.some((a) => a.name === DRILL_ALERT && a.job === 'ocean')))
     log(`${DRILL_ALERT} resolved at ${resolvedAt}; webhook got the resolved notification at ${resolvedNotice.receivedAt}`)
     return { alert: DRILL_ALERT, stoppedAt, pendingAt, firingAt: firing, notifiedAt: notified.receivedAt, startedAgainAt, resolvedAt, resolvedNotifiedAt: resolvedNotice.receivedAt, ok: true }

@@ -156,7 +156,7 @@ export async function placeFiles(container: Docker.Container, files: FileToPlace
 }
 
 /** Polls `probe` until it returns a value or the time runs out (then OPS_E_LAB with `what`). */
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 500): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last: unknown
   while (Date.now() < deadline) {
@@ -166,7 +166,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
     } catch (e) {
       last = e
     }
-    await new Promise((r) => setTimeout(r, 500))
+    await new Promise((r) => setTimeout(r, intervalMs))
   }
   throw new OpsError('OPS_E_LAB', `${what} did not happen within ${Math.round(timeoutMs / 1000)} s${last ? `: ${(last as Error).message}` : ''}`)
 }

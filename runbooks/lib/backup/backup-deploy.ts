@@ -9,6 +9,7 @@ import { backupEnv, backupNames, backupSpec, backupToolSpec } from '../deploy/ba
 import { ensureVolume, inspectContainer, removeContainer, waitHealthy } from '../deploy/docker-ops.ts'
 import { labels, OCEAN_UID, type StackNames, type StackSettings } from '../deploy/stack-spec.ts'
 import type { SshHost } from '../host/ssh-host.ts'
+import { writeIfChanged } from '../host/write-if-changed.ts'
 import { resolveSecret, type BackupTarget } from '../inventory.ts'
 import { runBackupTool } from './backup-tool.ts'
 
@@ -43,11 +44,7 @@ export async function deployBackup(host: SshHost, docker: Docker, b: BackupTarge
   await host.exec(['install', '-d', '-m', '0700', '-o', String(OCEAN_UID), '-g', String(OCEAN_UID), bn.settingsDir], { sudo: true })
   let changed = false
   for (const [name, text] of Object.entries(files) as Array<[string, string]>) {
-    const file = `${bn.settingsDir}/${name}`
-    const now = await host.exec(['sha256sum', file], { sudo: true, allowFail: true })
-    if (now.code === 0 && now.stdout.split(' ')[0] === sha(text)) continue
-    await host.writeFile(file, text, { mode: 0o600, owner: `${OCEAN_UID}:${OCEAN_UID}`, sudo: true })
-    changed = true
+    if (await writeIfChanged(host, `${bn.settingsDir}/${name}`, text, `${OCEAN_UID}:${OCEAN_UID}`)) changed = true
   }
   await ensureVolume(docker, bn.cacheVolume, { [labels.stack]: s.stack })
   const init = await runBackupTool<{ repository: 'created' | 'exists' }>(docker, backupToolSpec(s, n, bn, ['init']), { log: progress })

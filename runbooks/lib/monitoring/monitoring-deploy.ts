@@ -9,6 +9,7 @@ import type Docker from 'dockerode'
 import { ensureVolume, inspectContainer, removeContainer, waitHealthy } from '../deploy/docker-ops.ts'
 import { labels, type StackNames } from '../deploy/stack-spec.ts'
 import type { SshHost } from '../host/ssh-host.ts'
+import { writeIfChanged } from '../host/write-if-changed.ts'
 import { resolveSecret, type MonitoringSection } from '../inventory.ts'
 import { alertmanagerConfig, DEFAULT_MONITORING, prometheusConfig, type MonitoringSettings } from './monitoring-config.ts'
 import { MONITORING_UID, monitoringNames, monitoringSpecs, settingsFiles } from './monitoring-spec.ts'
@@ -65,12 +66,7 @@ export async function deployMonitoring(host: SshHost, docker: Docker, i: Monitor
   const owner = `${MONITORING_UID}:${MONITORING_UID}`
   await host.exec(['install', '-d', '-m', '0700', '-o', String(MONITORING_UID), '-g', String(MONITORING_UID), m.settingsDir, f.rules], { sudo: true })
   let changed = false
-  for (const [file, text] of Object.entries(files)) {
-    const now = await host.exec(['sha256sum', file], { sudo: true, allowFail: true })
-    if (now.code === 0 && now.stdout.split(' ')[0] === sha(text)) continue
-    await host.writeFile(file, text, { mode: 0o600, owner, sudo: true })
-    changed = true
-  }
+  for (const [file, text] of Object.entries(files)) if (await writeIfChanged(host, file, text, owner)) changed = true
   // Rule files no longer shipped are removed, so Prometheus does not keep evaluating them.
   const listed = await host.exec(['find', f.rules, '-maxdepth', '1', '-name', '*.yml'], { sudo: true })
   for (const file of listed.stdout.split('\n').filter(Boolean)) {
