@@ -19,14 +19,14 @@ const CLIENTS = 4
 const TX_ROWS = 20_000
 const SENSORS = 1000
 
-interface Batches {
+export interface Batches {
   events: PackedEvent[][]
   bodies: Buffer[]
   total: number
 }
 
 /** Distinct events over the last hour (inside the service's accepted time window), as request bodies. */
-function makeBatches(total: number): Batches {
+export function makeBatches(total: number): Batches {
   const now = Date.now()
   const events: PackedEvent[][] = []
   const bodies: Buffer[] = []
@@ -68,7 +68,7 @@ async function sendAll(url: string, headers: Record<string, string>, bodies: Buf
 }
 
 /** The DuckDB appender alone: same rows into a table of the same shape, one transaction per TX_ROWS. */
-async function appenderAlone(batches: Batches): Promise<number> {
+export async function appenderAlone(batches: Batches): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-appender-'))
   const instance = await DuckDBInstance.create(path.join(dir, 'a.duckdb'), { memory_limit: '256MB', threads: '2' })
   const conn = await instance.connect()

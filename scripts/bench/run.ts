@@ -10,6 +10,7 @@ import { batchIngestBench } from './batch.ts'
 import { cutoverBench } from './cutover.ts'
 import { exportBench } from './export.ts'
 import { singleIngestBench } from './ingest.ts'
+import { storageRateBench } from './storage.ts'
 import { lookupsBench } from './lookups.ts'
 import { migrateBench } from './migrate.ts'
 import { root, stopAll } from './processes.ts'
@@ -27,6 +28,7 @@ const BENCHES: Record<string, { title: string; run: (ctx: BenchContext) => Promi
     title: '10 backpressure: batches at 2x the storage rate for 60 s (quick: 15 s) against a 200,000-event bound: Redis peak vs the bound, 5xx, 429, accepted = stored',
     run: backpressureBench,
   },
+  storage: { title: '11 sustained storage rate: 1.5 M events (quick: 0.3 M) stored from a backlog by 2 API + engine, compaction included, vs the DuckDB appender alone before and after', run: storageRateBench },
   migrate: { title: '6 data migration PG -> DuckDB (5 M rows) and SQLite (1 M) incl. verification vs psql COPY and psql | sqlite3 (+ RSS), reverse SQLite -> PG (5 M) vs pgloader', run: migrateBench },
 }
 // RSS (benchmark 5) is sampled during 1 and 2.

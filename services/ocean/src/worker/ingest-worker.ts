@@ -98,7 +98,9 @@ export class IngestWorker {
     this.stopped ??= (async () => {
       this.stopping = true
       await this.running
-      return opts.drainMs ? this.drain(performance.now() + opts.drainMs) : undefined
+      const result = opts.drainMs ? await this.drain(performance.now() + opts.drainMs) : undefined
+      await this.store.compactionSettled()
+      return result
     })()
     return this.stopped
   }
@@ -167,7 +169,11 @@ export class IngestWorker {
         else if (this.readPending) this.readPending = false
         // Fewer entries than asked for, and few events: the stream was drained; a backlog is read at once.
         caughtUp = entries.length < count && entries.length * this.eventsPerEntry < TARGET_EVENTS / 2
-        await this.store.compact()
+        this.store.compactInBackground((_step, err) => {
+          if (err === undefined) return
+          this.metrics.storeFailures.inc()
+          this.log.error({ err }, 'telemetry compaction failed; the next step tries again')
+        })
         await this.maybeTrim()
         backoff = 100
       } catch (e) {
