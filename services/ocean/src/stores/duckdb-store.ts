@@ -7,7 +7,7 @@
 // transaction sees into a partition, and rows appended after its snapshot stay hot for the next.
 import fs from 'node:fs'
 import path from 'node:path'
-import { DuckDBInstance, DuckDBTimestampValue, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api'
+import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api'
 import { nextCompaction, type CompactionStep, type Partition } from './compaction-plan.ts'
 import { replaceWhole, type SnapshotTaken } from './snapshots.ts'
 
@@ -30,6 +30,18 @@ export interface TelemetryStoreOptions {
 }
 
 const COLUMNS = 'sensor_id, ts, value, data'
+
+/**
+ * DuckDB's library, loaded by the first store opened: only the process that owns the file maps it.
+ * A static import loaded it into every process of the bundle, API processes and the supervisor too
+ * (10 MB of resident library each, measured in /proc/<pid>/smaps).
+ */
+type DuckDB = typeof import('@duckdb/node-api')
+let duckdb: DuckDB | undefined
+async function loadDuckDB(): Promise<DuckDB> {
+  duckdb ??= await import('@duckdb/node-api')
+  return duckdb
+}
 const READERS = 4
 
 /** The view every query reads: the hot rows (sort key computed on the fly) and every partition. */
@@ -49,6 +61,7 @@ export class TelemetryStore {
   private inFlight: Promise<CompactionStep> | null = null
 
   private constructor(
+    private readonly lib: DuckDB,
     private readonly instance: DuckDBInstance,
     /** The writer: appends and their bookkeeping. */
     private readonly writer: DuckDBConnection,
@@ -64,11 +77,12 @@ export class TelemetryStore {
   static async open(opts: TelemetryStoreOptions): Promise<TelemetryStore> {
     fs.mkdirSync(opts.dataDir, { recursive: true })
     const tmp = path.join(opts.dataDir, 'duckdb-tmp')
-    const instance = await openWhenFree(path.join(opts.dataDir, 'telemetry.duckdb'), { memory_limit: opts.memoryLimit, threads: String(opts.threads), temp_directory: tmp }, opts.lockWaitMs ?? 0)
+    const lib = await loadDuckDB()
+    const instance = await openWhenFree(lib, path.join(opts.dataDir, 'telemetry.duckdb'), { memory_limit: opts.memoryLimit, threads: String(opts.threads), temp_directory: tmp }, opts.lockWaitMs ?? 0)
     const writer = await instance.connect()
     const compactor = await instance.connect()
     const readers = await Promise.all(Array.from({ length: READERS }, () => instance.connect()))
-    const store = new TelemetryStore(instance, writer, compactor, readers, opts)
+    const store = new TelemetryStore(lib, instance, writer, compactor, readers, opts)
     await store.init()
     return store
   }
@@ -104,6 +118,7 @@ export class TelemetryStore {
   async append(entries: BufferedEntry[]): Promise<number> {
     if (entries.length === 0) return 0
     let rows = 0
+    const { DuckDBTimestampValue } = this.lib
     await this.writer.run('BEGIN TRANSACTION')
     try {
       const events = await this.writer.createAppender('telemetry_hot')
@@ -352,11 +367,11 @@ export class TelemetryStore {
  * Opens the DuckDB file; while another process holds its lock (the cutover's final-sync engine
  * finishing, so this one can boot meanwhile), tries again every 50 ms for up to `waitMs`.
  */
-async function openWhenFree(file: string, options: Record<string, string>, waitMs: number): Promise<DuckDBInstance> {
+async function openWhenFree(lib: DuckDB, file: string, options: Record<string, string>, waitMs: number): Promise<DuckDBInstance> {
   const deadline = Date.now() + waitMs
   for (;;) {
     try {
-      return await DuckDBInstance.create(file, options)
+      return await lib.DuckDBInstance.create(file, options)
     } catch (e) {
       if (!/lock/i.test((e as Error).message) || Date.now() >= deadline) throw e
       await new Promise((r) => setTimeout(r, 50))
