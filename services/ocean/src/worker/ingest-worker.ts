@@ -20,6 +20,8 @@ export interface WorkerOptions {
 }
 
 type RawEntry = [id: string, fields: string[] | null]
+/** One XREADGROUP's entries, and how many were asked for (fewer: the stream had no more). */
+type ReadResult = { entries: RawEntry[]; count: number }
 
 export interface DrainResult {
   /** The group had nothing pending and nothing undelivered when the drain ended. */
@@ -159,12 +161,22 @@ export class IngestWorker {
     let backoff = 100
     let readAt = 0
     let caughtUp = false
+    let prefetched: Promise<ReadResult> | null = null
     while (!this.stopping) {
       try {
         const wait = caughtUp ? readAt + LINGER_MS - performance.now() : 0
         if (wait > 0) await sleep(wait)
         readAt = performance.now()
-        const { entries, count } = await this.read()
+        const { entries, count } = await (prefetched ?? this.read())
+        prefetched = null
+        // A full read of new entries means a backlog: the next read goes out now (without blocking,
+        // so the acknowledgement behind it on this connection does not wait), and Redis answers it
+        // while this batch is stored. Delivered and not stored, it stays pending: read again after a
+        // failure (readPending), a restart or a drain, and stored once (the entry ids in DuckDB).
+        if (entries.length === count && !this.readPending) {
+          prefetched = this.read({ block: false })
+          prefetched.catch(() => undefined)
+        }
         if (entries.length > 0) await this.process(entries)
         else if (this.readPending) this.readPending = false
         // Fewer entries than asked for, and few events: the stream was drained; a backlog is read at once.
@@ -177,6 +189,7 @@ export class IngestWorker {
         await this.maybeTrim()
         backoff = 100
       } catch (e) {
+        prefetched = null
         this.metrics.storeFailures.inc()
         this.log.error({ err: e }, 'ingest worker batch failed; will retry')
         this.readPending = true
@@ -186,7 +199,7 @@ export class IngestWorker {
     }
   }
 
-  private async read(o: { block?: boolean } = {}): Promise<{ entries: RawEntry[]; count: number }> {
+  private async read(o: { block?: boolean } = {}): Promise<ReadResult> {
     const { stream, group } = this.buffer.names
     const min = this.opts.readCount ?? 20
     const count = Math.min(Math.max(min, MAX_READ_ENTRIES), Math.max(min, Math.ceil(TARGET_EVENTS / this.eventsPerEntry)))
