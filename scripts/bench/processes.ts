@@ -37,7 +37,7 @@ export async function stopAll(): Promise<void> {
  * SIGTERM the process and wait up to `graceMs`; then SIGKILL it and every descendant it left,
  * each by PID (a supervisor killed hard does not take its forks with it).
  */
-async function terminate(pid: number, exited: Promise<unknown>, graceMs = 20_000): Promise<void> {
+export async function terminate(pid: number, exited: Promise<unknown>, graceMs = 20_000): Promise<void> {
   // Start times guard against killing an unrelated process that reused a PID meanwhile.
   const tree = processTree(pid)
   try {

@@ -100,9 +100,10 @@ async function runDrain(config: OceanConfig): Promise<void> {
  * The engine's V8 young generation. API processes keep the image's 4 MB semi-space (lean under many
  * small requests), but storing a backlog allocates ~20 MB a read (the entries' JSON and one array
  * per event): with 4 MB, scavenges and promotions took a quarter of the worker's time (1 M buffered
- * events stored in 2.57 s with 4 MB, 1.94 s with 32 MB, on the 2-core bench machine).
+ * events stored in 2.57 s with 4 MB, 2.13 s with 16 MB, 1.94 s with 32 MB, on the 2-core bench
+ * machine). 16 MB: most of the gain for ~20 MB more RSS under load (32 MB cost ~50 MB more; bench 12).
  */
-const ENGINE_SEMI_SPACE_MB = 32
+const ENGINE_SEMI_SPACE_MB = 16
 
 function engineExecArgv(parent: string[]): string[] {
   return [...parent.filter((a) => !a.startsWith('--max-semi-space-size')), `--max-semi-space-size=${ENGINE_SEMI_SPACE_MB}`]
