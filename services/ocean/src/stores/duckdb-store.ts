@@ -2,9 +2,6 @@
 // New events are appended in arrival order to a hot table; closed parts of it are compacted into
 // partitions sorted by (hash(sensor_id), ts), so one sensor's rows sit together on disk and the
 // integer zone maps skip everything else. Queries read the union of all of it through a view.
-// Compaction runs on a connection of its own, so the writer goes on appending meanwhile (DuckDB's
-// appends never conflict with a delete of other rows): a seal moves exactly the hot rows its
-// transaction sees into a partition, and rows appended after its snapshot stay hot for the next.
 import fs from 'node:fs'
 import path from 'node:path'
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api'
@@ -57,16 +54,12 @@ export class TelemetryStore {
   private hotSince = 0
   private partitions: Partition[] = []
   private nextPartition = 1
-  /** The compaction step running on the compactor's connection, if any. */
-  private inFlight: Promise<CompactionStep> | null = null
 
   private constructor(
     private readonly lib: DuckDB,
     private readonly instance: DuckDBInstance,
-    /** The writer: appends and their bookkeeping. */
+    /** The writer: appends, compaction, bookkeeping. */
     private readonly writer: DuckDBConnection,
-    /** Compaction's: seals and merges, one at a time, beside the writer's appends. */
-    private readonly compactor: DuckDBConnection,
     /** Readers for analytics: each sees committed data only (MVCC) and runs one query at a time. */
     private readonly readers: DuckDBConnection[],
     private readonly opts: TelemetryStoreOptions,
@@ -80,9 +73,8 @@ export class TelemetryStore {
     const lib = await loadDuckDB()
     const instance = await openWhenFree(lib, path.join(opts.dataDir, 'telemetry.duckdb'), { memory_limit: opts.memoryLimit, threads: String(opts.threads), temp_directory: tmp }, opts.lockWaitMs ?? 0)
     const writer = await instance.connect()
-    const compactor = await instance.connect()
     const readers = await Promise.all(Array.from({ length: READERS }, () => instance.connect()))
-    const store = new TelemetryStore(lib, instance, writer, compactor, readers, opts)
+    const store = new TelemetryStore(lib, instance, writer, readers, opts)
     await store.init()
     return store
   }
@@ -184,45 +176,8 @@ export class TelemetryStore {
     return rows
   }
 
-  /** Runs at most one compaction step (after the one in progress, if any) and resolves to what it did. */
+  /** Runs at most one compaction step; returns what it did. Called by the worker between batches. */
   async compact(now = Date.now()): Promise<CompactionStep> {
-    while (this.inFlight) await this.inFlight.catch(() => undefined)
-    return this.track(this.step(now))
-  }
-
-  /**
-   * Starts the next compaction step, if one is due, and returns without waiting for it: the worker's
-   * way, so that sorting a partition (most of the storage's cost) overlaps the next appends instead
-   * of stopping them. False while a step is still running. `done` hears how the step ended.
-   */
-  compactInBackground(done: (step: CompactionStep | null, err?: unknown) => void): boolean {
-    if (this.inFlight) return false
-    this.track(this.step(Date.now())).then(
-      (step) => done(step),
-      (err: unknown) => done(null, err),
-    )
-    return true
-  }
-
-  /** Resolves when no compaction step is running (before close). */
-  async compactionSettled(): Promise<void> {
-    while (this.inFlight) await this.inFlight.catch(() => undefined)
-  }
-
-  private track(p: Promise<CompactionStep>): Promise<CompactionStep> {
-    this.inFlight = p
-    p.then(
-      () => this.settle(p),
-      () => this.settle(p),
-    )
-    return p
-  }
-
-  private settle(p: Promise<CompactionStep>): void {
-    if (this.inFlight === p) this.inFlight = null
-  }
-
-  private async step(now: number): Promise<CompactionStep> {
     const step = nextCompaction({
       hotRows: this.hotRows,
       hotAgeMs: this.hotRows > 0 ? now - this.hotSince : 0,
@@ -237,12 +192,10 @@ export class TelemetryStore {
 
   private async sealHot(): Promise<void> {
     const name = `telemetry_p${this.nextPartition}`
-    const sealedAt = Date.now()
     const rows = await this.replace([], name, 'SELECT * FROM telemetry_hot', true)
     this.partitions.push({ name, rows })
-    // Rows appended while the seal ran were not in its snapshot: they are still hot.
-    this.hotRows = Math.max(0, this.hotRows - rows)
-    this.hotSince = this.hotRows > 0 ? sealedAt : 0
+    this.hotRows = 0
+    this.hotSince = 0
   }
 
   private async merge(names: string[]): Promise<void> {
@@ -252,27 +205,22 @@ export class TelemetryStore {
     this.partitions = [...this.partitions.filter((p) => !names.includes(p.name)), { name, rows }]
   }
 
-  /**
-   * Builds a sorted partition from `source` and swaps it in for `drop` (and the hot rows) atomically,
-   * on the compactor's connection. The DELETE removes the hot rows this transaction sees, which are
-   * exactly the rows the CREATE read: an append committed meanwhile is in neither.
-   */
+  /** Builds a sorted partition from `source` and swaps it in for `drop` (and the hot rows) atomically. */
   private async replace(drop: string[], name: string, source: string, fromHot: boolean): Promise<number> {
-    const c = this.compactor
-    await c.run('BEGIN TRANSACTION')
+    await this.writer.run('BEGIN TRANSACTION')
     try {
-      await c.run(`CREATE TABLE ${name} AS SELECT hash(sensor_id) AS sk, ${COLUMNS} FROM (${source}) ORDER BY sk, ts`)
-      const rows = await this.count(`SELECT count(*) FROM ${name}`, c)
-      for (const d of drop) await c.run(`DROP TABLE ${d}`)
-      if (drop.length > 0) await c.run(`DELETE FROM telemetry_parts WHERE name IN (${drop.map((d) => `'${d}'`).join(',')})`)
-      if (fromHot) await c.run('DELETE FROM telemetry_hot')
-      await c.run(`INSERT INTO telemetry_parts VALUES ('${name}', ${rows}, now())`)
-      await c.run(viewSql([...this.partitions.filter((p) => !drop.includes(p.name)), { name, rows }]))
-      await c.run('COMMIT')
+      await this.writer.run(`CREATE TABLE ${name} AS SELECT hash(sensor_id) AS sk, ${COLUMNS} FROM (${source}) ORDER BY sk, ts`)
+      const rows = await this.count(`SELECT count(*) FROM ${name}`)
+      for (const d of drop) await this.writer.run(`DROP TABLE ${d}`)
+      if (drop.length > 0) await this.writer.run(`DELETE FROM telemetry_parts WHERE name IN (${drop.map((d) => `'${d}'`).join(',')})`)
+      if (fromHot) await this.writer.run('DELETE FROM telemetry_hot')
+      await this.writer.run(`INSERT INTO telemetry_parts VALUES ('${name}', ${rows}, now())`)
       this.nextPartition++
+      await this.writer.run(viewSql([...this.partitions.filter((p) => !drop.includes(p.name)), { name, rows }]))
+      await this.writer.run('COMMIT')
       return rows
     } catch (e) {
-      await c.run('ROLLBACK').catch(() => undefined)
+      await this.writer.run('ROLLBACK').catch(() => undefined)
       throw e
     }
   }
@@ -354,10 +302,8 @@ export class TelemetryStore {
     })
   }
 
-  /** Closes the connections; call compactionSettled() first while a background step may run. */
   close(): void {
     this.writer.closeSync()
-    this.compactor.closeSync()
     for (const r of this.readers) r.closeSync()
     this.instance.closeSync()
   }

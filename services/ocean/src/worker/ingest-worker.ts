@@ -100,9 +100,7 @@ export class IngestWorker {
     this.stopped ??= (async () => {
       this.stopping = true
       await this.running
-      const result = opts.drainMs ? await this.drain(performance.now() + opts.drainMs) : undefined
-      await this.store.compactionSettled()
-      return result
+      return opts.drainMs ? this.drain(performance.now() + opts.drainMs) : undefined
     })()
     return this.stopped
   }
@@ -181,11 +179,7 @@ export class IngestWorker {
         else if (this.readPending) this.readPending = false
         // Fewer entries than asked for, and few events: the stream was drained; a backlog is read at once.
         caughtUp = entries.length < count && entries.length * this.eventsPerEntry < TARGET_EVENTS / 2
-        this.store.compactInBackground((_step, err) => {
-          if (err === undefined) return
-          this.metrics.storeFailures.inc()
-          this.log.error({ err }, 'telemetry compaction failed; the next step tries again')
-        })
+        await this.store.compact()
         await this.maybeTrim()
         backoff = 100
       } catch (e) {
