@@ -37,7 +37,7 @@ export async function stopAll(): Promise<void> {
  * SIGTERM the process and wait up to `graceMs`; then SIGKILL it and every descendant it left,
  * each by PID (a supervisor killed hard does not take its forks with it).
  */
-export async function terminate(pid: number, exited: Promise<unknown>, graceMs = 20_000): Promise<void> {
+async function terminate(pid: number, exited: Promise<unknown>, graceMs = 20_000): Promise<void> {
   // Start times guard against killing an unrelated process that reused a PID meanwhile.
   const tree = processTree(pid)
   try {
@@ -55,12 +55,15 @@ export interface BaselineServer {
   stop(): Promise<void>
 }
 
-/** The bare Fastify process (scripts/bench/baseline-server.ts), run with the same loader as Ocean. */
-export async function startBaselineServer(): Promise<BaselineServer> {
+/**
+ * The bare Fastify process (scripts/bench/baseline-server.ts), run with the same loader as Ocean; or
+ * another baseline given as node's arguments (it listens on BENCH_PORT and prints "listening").
+ */
+export async function startBaselineServer(opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<BaselineServer> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/baseline-server.ts'], {
+  const child = spawn(process.execPath, opts.nodeArgs ?? ['--import', 'tsx', 'scripts/bench/baseline-server.ts'], {
     cwd: root,
-    env: { ...process.env, BENCH_PORT: String(port) },
+    env: { ...process.env, ...opts.env, BENCH_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const exited = new Promise((r) => child.once('exit', r))

@@ -89,6 +89,8 @@ export interface RssSummary {
   samples: number
   /** The processes at the peak sample. */
   atPeak: { pid: number; name: string; mb: number }[]
+  /** Each process's own highest RSS over the samples (not all at one moment). */
+  peakByProcess: { pid: number; name: string; mb: number }[]
 }
 
 export class RssSampler {
@@ -98,6 +100,7 @@ export class RssSampler {
   private pssPeakKb = 0
   private sumKb = 0
   private samples = 0
+  private readonly processPeakKb = new Map<number, ProcessRss>()
 
   constructor(
     private readonly root: number,
@@ -108,6 +111,7 @@ export class RssSampler {
     const procs = treePids(this.root)
       .map(processRss)
       .filter((p): p is ProcessRss => p !== null)
+    for (const p of procs) if (p.kb > (this.processPeakKb.get(p.pid)?.kb ?? -1)) this.processPeakKb.set(p.pid, p)
     const kb = procs.reduce((s, p) => s + p.kb, 0)
     this.pssPeakKb = Math.max(this.pssPeakKb, procs.reduce((s, p) => s + p.pssKb, 0))
     this.samples++
@@ -135,6 +139,7 @@ export class RssSampler {
       pssPeakMb: mb(this.pssPeakKb),
       samples: this.samples,
       atPeak: this.peak.map((p) => ({ pid: p.pid, name: p.name, mb: mb(p.kb) })),
+      peakByProcess: [...this.processPeakKb.values()].map((p) => ({ pid: p.pid, name: p.name, mb: mb(p.kb) })),
     }
   }
 }

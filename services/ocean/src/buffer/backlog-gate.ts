@@ -3,7 +3,7 @@
 // long a client should wait. Refusing starts at the bound and stops below RESUME of it, so the
 // answer does not flap at the edge.
 import type { Redis } from 'ioredis'
-import type { BufferNames } from './redis-buffer.ts'
+import { toRecord, type BufferNames } from './redis-buffer.ts'
 
 export interface BacklogBounds {
   /** 0: no bound on events. */
@@ -170,8 +170,7 @@ export class BacklogGate {
   private async oldestId(pending: [number, string | null] | undefined, groups: unknown[][] | undefined): Promise<string | null> {
     if (pending && pending[0] > 0 && pending[1]) return pending[1]
     if (!groups) return null
-    const g = groups.find((flat) => flat[flat.indexOf('name') + 1] === this.names.group)
-    const last = g ? String(g[g.indexOf('last-delivered-id') + 1]) : '0-0'
+    const last = String(groups.map(toRecord).find((g) => g.name === this.names.group)?.['last-delivered-id'] ?? '0-0')
     const next = (await this.redis.xrange(this.names.stream, `(${last}`, '+', 'COUNT', 1)) as [string, string[]][]
     return next[0]?.[0] ?? null
   }
