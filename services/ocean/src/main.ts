@@ -17,6 +17,7 @@ import { drainBuffer, startEngine } from './engine.ts'
 import { Errors, isOceanError } from './errors.ts'
 import { createMetrics, processMetrics } from './metrics.ts'
 import { answerCollects, scrapeService, serveScrapes } from './metrics-aggregation.ts'
+import { roleExecArgv } from './role-flags.ts'
 
 // Every file this service creates (databases, WAL, exports, the engine socket) is its user's alone.
 process.umask(0o077)
@@ -96,26 +97,13 @@ async function runDrain(config: OceanConfig): Promise<void> {
   process.stdout.write(`${DRAIN_RESULT_PREFIX}${JSON.stringify(account)}\n`)
 }
 
-/**
- * The engine's V8 young generation. API processes keep the image's 4 MB semi-space (lean under many
- * small requests), but storing a backlog allocates ~20 MB a read (the entries' JSON and one array
- * per event): with 4 MB, scavenges and promotions took a quarter of the worker's time (1 M buffered
- * events stored in 2.57 s with 4 MB, 2.13 s with 16 MB, 1.94 s with 32 MB, on the 2-core bench
- * machine). 16 MB: most of the gain for ~20 MB more RSS under load (32 MB cost ~50 MB more; bench 12).
- */
-const ENGINE_SEMI_SPACE_MB = 16
-
-function engineExecArgv(parent: string[]): string[] {
-  return [...parent.filter((a) => !a.startsWith('--max-semi-space-size')), `--max-semi-space-size=${ENGINE_SEMI_SPACE_MB}`]
-}
-
 function runSupervisor(config: OceanConfig): void {
   const self = fileURLToPath(import.meta.url)
   let stopping = false
   let engine: ChildProcess
   // 'advanced': the metrics sent over IPC keep their NaN (a gauge that could not be read).
   const startEngineProcess = () => {
-    engine = fork(self, { env: { ...process.env, OCEAN_ROLE: 'engine' }, serialization: 'advanced', execArgv: engineExecArgv(process.execArgv) })
+    engine = fork(self, { env: { ...process.env, OCEAN_ROLE: 'engine' }, serialization: 'advanced', execArgv: roleExecArgv('engine', process.execArgv) })
     engine.on('exit', (code, signal) => {
       if (stopping) return
       log.error({ code, signal }, 'engine exited; restarting in 1 s')
@@ -123,7 +111,7 @@ function runSupervisor(config: OceanConfig): void {
     })
   }
   startEngineProcess()
-  cluster.setupPrimary({ exec: self, serialization: 'advanced' })
+  cluster.setupPrimary({ exec: self, serialization: 'advanced', execArgv: roleExecArgv('api', process.execArgv) })
   for (let i = 0; i < config.apiProcesses; i++) cluster.fork({ OCEAN_ROLE: 'api' })
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return
