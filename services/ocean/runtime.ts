@@ -1,5 +1,5 @@
 // How the Ocean service runs where it is deployed (its image), and where the benchmarks and crash
-// tests measure it: src/ bundled by esbuild into one module (no TypeScript loader at run time: its
+// tests measure it: src/ bundled by esbuild into main.mjs and the chunks each role imports (no TypeScript loader at run time: its
 // hooks thread and transform cache cost ~28 MB of idle RSS), a 4 MB V8 semi-space and one malloc
 // arena. Measured under single-event ingest load (one process, 50 connections, 2 cores, RSS peak):
 // ~200 MB with tsx; bundled ~165 MB; + MALLOC_ARENA_MAX=1 and a 4 MB semi-space ~141 MB (2 MB: ~136
@@ -16,26 +16,50 @@ export const NODE_FLAGS = ['--max-semi-space-size=4']
 export const RUNTIME_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '1' }
 
 /**
- * Bundles src/main.ts into <outDir>/dist/main.mjs (default: this checkout's services/ocean), written
- * to a temporary name and renamed, so processes bundling at once never see half a file. Returns its path.
+ * Bundles src/main.ts into <outDir>/dist (default: this checkout's services/ocean): main.mjs and the
+ * chunks it imports by role (split at main's dynamic imports, so the supervisor never loads the HTTP
+ * stack or the stores). Chunks are named by their content, so they are moved in first and main.mjs
+ * last, each by a rename: processes bundling at once, or running the previous bundle, never see half
+ * a file or a main.mjs without its chunks. Chunks no bundle has written for an hour are removed.
+ * Returns main.mjs's path.
  */
 export async function bundleService(outDir = SERVICE_DIR): Promise<string> {
   const { build } = await import('esbuild')
-  const out = path.join(outDir, BUNDLE)
-  const tmp = `${out}.${process.pid}.tmp`
-  fs.mkdirSync(path.dirname(out), { recursive: true })
-  await build({
-    entryPoints: [path.join(SERVICE_DIR, 'src/main.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outfile: tmp,
-    logLevel: 'warning',
-  })
-  fs.renameSync(tmp, out)
-  return out
+  const dist = path.dirname(path.join(outDir, BUNDLE))
+  fs.mkdirSync(dist, { recursive: true })
+  fs.chmodSync(dist, 0o755) // the image runs the service as another user than root
+  const tmp = fs.mkdtempSync(path.join(dist, '.build-'))
+  try {
+    await build({
+      entryPoints: { main: path.join(SERVICE_DIR, 'src/main.ts') },
+      bundle: true,
+      splitting: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      outdir: tmp,
+      outExtension: { '.js': '.mjs' },
+      chunkNames: 'chunk-[hash]',
+      logLevel: 'warning',
+    })
+    const chunks = fs.readdirSync(tmp).filter((f) => f !== path.basename(BUNDLE))
+    for (const f of chunks) fs.renameSync(path.join(tmp, f), path.join(dist, f))
+    fs.renameSync(path.join(tmp, path.basename(BUNDLE)), path.join(outDir, BUNDLE))
+    const now = Date.now()
+    for (const f of fs.readdirSync(dist)) {
+      if (!/^chunk-.*\.mjs$/.test(f) || chunks.includes(f)) continue
+      const file = path.join(dist, f)
+      try {
+        if (now - fs.statSync(file).mtimeMs > 3_600_000) fs.rmSync(file, { force: true })
+      } catch {
+        // removed by another bundler meanwhile
+      }
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+  return path.join(outDir, BUNDLE)
 }
 
 /** The argv (after `node`) and environment that run a bundle the way the image does. */

@@ -3,13 +3,13 @@
 //
 // Measured on the 2-core bench machine (scripts/bench: 2 API processes + engine, 8 s of load, two
 // rounds; and bench 12's 7 API processes + engine under single events and batches):
-// - API processes, the image's 4 MB semi-space and V8's default heap growth: RSS peaks 103-125 MB
+// - API processes, the image's 4 MB semi-space and V8's default heap growth: RSS peaks 103-142 MB
 //   under load while the live heap stays ~15-20 MB; what grows is garbage promoted from batches,
-//   which V8 lets the old generation reach up to ~4x the live size before it marks.
-//   A 2 MB semi-space and the old generation's limit at 1.5x its live size: 81-87 MB, with no loss
-//   of throughput (single events 11.8k-12.3k req/s vs 10.7k-12.9k; batches 531-545/s vs 407-508/s).
-//   Growth 1.2x: about the same RSS and ~15 % fewer batches; a 1 MB semi-space (or
-//   --optimize-for-size, which implies it): 79-80 MB but 30-45 % fewer batches.
+//   which V8 lets the old generation reach up to ~4x the live size before it marks. With the old
+//   generation's limit at 1.5x its live size (--heap-growing-percent=50): 85-93 MB, the same
+//   throughput (batches of 5,000: 100-109 batches/s vs 106-109; single events within the noise).
+//   A 2 MB semi-space as well: 81-87 MB, but 25-35 % fewer batches of 5,000 (70-80/s); a 1 MB
+//   semi-space (or --optimize-for-size, which implies it): 78-80 MB, 30-45 % fewer batches.
 // - The engine: storing a backlog allocates ~20 MB a read, so a 16 MB semi-space (1 M buffered
 //   events stored in 2.57 s with 4 MB, 2.13 s with 16 MB, 1.94 s with 32 MB; 32 MB cost ~50 MB more
 //   RSS under load) and V8's default growth.
@@ -18,7 +18,7 @@ export type ForkedRole = 'api' | 'engine'
 
 /** The heap settings each forked role runs with, replacing the supervisor's. */
 export const ROLE_HEAP_FLAGS: Record<ForkedRole, string[]> = {
-  api: ['--max-semi-space-size=2', '--heap-growing-percent=50'],
+  api: ['--max-semi-space-size=4', '--heap-growing-percent=50'],
   engine: ['--max-semi-space-size=16'],
 }
 

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis'
 import { startRedis, type RedisServer } from '../../../scripts/lib/loopback-servers.ts'
 import { API_KEY, startOcean, type Harness } from '../../helpers/ocean-harness.ts'
 import { childRoles, spawnOcean, type OceanProcess } from '../../helpers/ocean-process.ts'
+import { ROLE_HEAP_FLAGS } from '../../../services/ocean/src/role-flags.ts'
 import { metricValue } from '../../helpers/metrics-text.ts'
 
 const CATALOG: [string, 'counter' | 'gauge' | 'histogram'][] = [
@@ -195,6 +196,27 @@ describe('metrics, several processes: one scrape adds them all up', () => {
     const sum = rss.reduce((a, b) => a + b, 0)
     assert.ok(memory > Math.max(...rss), `${memory} > the largest process's ${Math.max(...rss)}`)
     assert.ok(Math.abs(memory - sum) < 0.2 * sum, `${memory} within 20 % of the processes' ${sum}`)
+  })
+
+  it('each process loads only its role: the supervisor no database library, forked roles their heap flags', () => {
+    const maps = (pid: number) => fs.readFileSync(`/proc/${pid}/maps`, 'utf8')
+    const argv = (pid: number) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    const supervisor = ocean.child.pid as number
+    const children = childRoles(supervisor)
+    const api = children.filter((c) => c.role === 'api')
+    const engine = children.find((c) => c.role === 'engine')
+    assert.equal(api.length, 3)
+    assert.ok(engine, 'an engine process')
+    // The supervisor forks and counts: no SQLite, no DuckDB (they come with the HTTP stack and the stores).
+    assert.doesNotMatch(maps(supervisor), /better_sqlite3\.node|libduckdb|duckdb\.node/)
+    for (const a of api) {
+      assert.match(maps(a.pid), /better_sqlite3\.node/, 'an API process opens SQLite')
+      assert.doesNotMatch(maps(a.pid), /duckdb/, 'an API process does not load DuckDB')
+      for (const f of ROLE_HEAP_FLAGS.api) assert.ok(argv(a.pid).includes(f), `API process runs with ${f}: ${argv(a.pid).join(' ')}`)
+    }
+    assert.match(maps(engine.pid), /duckdb/, 'the engine loads DuckDB')
+    for (const f of ROLE_HEAP_FLAGS.engine) assert.ok(argv(engine.pid).includes(f), `the engine runs with ${f}`)
+    assert.ok(!argv(engine.pid).some((a) => a.startsWith('--heap-growing-percent')), "the engine keeps V8's default heap growth")
   })
 
   it('a global gauge is reported once, not once per process', async () => {

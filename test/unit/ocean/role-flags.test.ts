@@ -4,8 +4,8 @@ import { ROLE_HEAP_FLAGS, roleExecArgv } from '../../../services/ocean/src/role-
 
 const image = ['--max-semi-space-size=4']
 
-test('API processes get their own semi-space and heap growth in place of the image flags', () => {
-  assert.deepEqual(roleExecArgv('api', image), ['--max-semi-space-size=2', '--heap-growing-percent=50'])
+test("API processes keep the image's semi-space and get a slower heap growth", () => {
+  assert.deepEqual(roleExecArgv('api', image), ['--max-semi-space-size=4', '--heap-growing-percent=50'])
 })
 
 test('the engine keeps a 16 MB semi-space and V8 default heap growth', () => {
