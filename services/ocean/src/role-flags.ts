@@ -10,16 +10,18 @@
 //   throughput (batches of 5,000: 100-109 batches/s vs 106-109; single events within the noise).
 //   A 2 MB semi-space as well: 81-87 MB, but 25-35 % fewer batches of 5,000 (70-80/s); a 1 MB
 //   semi-space (or --optimize-for-size, which implies it): 78-80 MB, 30-45 % fewer batches.
-// - The engine: storing a backlog allocates ~20 MB a read, so a 16 MB semi-space (1 M buffered
-//   events stored in 2.57 s with 4 MB, 2.13 s with 16 MB, 1.94 s with 32 MB; 32 MB cost ~50 MB more
-//   RSS under load) and V8's default growth.
+// - The engine: storing a backlog allocates ~20 MB a read, so a bigger semi-space than the API's
+//   (1 M buffered events stored in 2.57 s with 4 MB, 2.13 s with 16 MB, 1.94 s with 32 MB; 32 MB cost
+//   ~50 MB more RSS under load). 8 MB: bench 11 (1.5 M events) 366k and 318k events/s against 371k
+//   and 314k with 16 MB, alternating; engine RSS peak under bench 12's load 234 MB vs 257 MB.
+//   V8's default heap growth (1.5x: 251 MB, no faster).
 
 export type ForkedRole = 'api' | 'engine'
 
 /** The heap settings each forked role runs with, replacing the supervisor's. */
 export const ROLE_HEAP_FLAGS: Record<ForkedRole, string[]> = {
   api: ['--max-semi-space-size=4', '--heap-growing-percent=50'],
-  engine: ['--max-semi-space-size=16'],
+  engine: ['--max-semi-space-size=8'],
 }
 
 const HEAP_FLAG = /^--(max-semi-space-size|min-semi-space-size|heap-growing-percent|optimize-for-size)(=|$)/

@@ -8,8 +8,8 @@ test("API processes keep the image's semi-space and get a slower heap growth", (
   assert.deepEqual(roleExecArgv('api', image), ['--max-semi-space-size=4', '--heap-growing-percent=50'])
 })
 
-test('the engine keeps a 16 MB semi-space and V8 default heap growth', () => {
-  assert.deepEqual(roleExecArgv('engine', image), ['--max-semi-space-size=16'])
+test('the engine gets an 8 MB semi-space and keeps V8 default heap growth', () => {
+  assert.deepEqual(roleExecArgv('engine', image), ['--max-semi-space-size=8'])
   assert.ok(!roleExecArgv('engine', ['--heap-growing-percent=50']).some((a) => a.startsWith('--heap-growing-percent')))
 })
 
