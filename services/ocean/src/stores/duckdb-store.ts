@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api'
 import { nextCompaction, type CompactionStep, type Partition } from './compaction-plan.ts'
+import { appendEventChunks } from './event-chunks.ts'
 import { replaceWhole, type SnapshotTaken } from './snapshots.ts'
 
 /** An event as it travels through the buffer: [sensor_id, ts (epoch ms), value, data (JSON text)]. */
@@ -114,18 +115,7 @@ export class TelemetryStore {
     await this.writer.run('BEGIN TRANSACTION')
     try {
       const events = await this.writer.createAppender('telemetry_hot')
-      for (const entry of entries) {
-        for (const [sensor, ts, value, data] of entry.events) {
-          events.appendVarchar(sensor)
-          events.appendTimestamp(new DuckDBTimestampValue(BigInt(ts) * 1000n))
-          if (value === null) events.appendNull()
-          else events.appendDouble(value)
-          if (data === null) events.appendNull()
-          else events.appendVarchar(data)
-          events.endRow()
-          rows++
-        }
-      }
+      rows = appendEventChunks(this.lib, events, entries)
       events.flushSync()
       events.closeSync()
       const ingested = await this.writer.createAppender('ingested_entries')

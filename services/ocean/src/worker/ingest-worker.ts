@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { decodeEntry } from '../buffer/event-codec.ts'
 import type { RedisBuffer } from '../buffer/redis-buffer.ts'
 import { timed, type Metrics } from '../metrics.ts'
-import type { BufferedEntry, TelemetryStore } from '../stores/duckdb-store.ts'
+import type { BufferedEntry, PackedEvent, TelemetryStore } from '../stores/duckdb-store.ts'
 
 export interface WorkerOptions {
   consumer: string
@@ -20,8 +20,14 @@ export interface WorkerOptions {
 }
 
 type RawEntry = [id: string, fields: string[] | null]
-/** One XREADGROUP's entries, and how many were asked for (fewer: the stream had no more). */
-type ReadResult = { entries: RawEntry[]; count: number }
+/** An entry as read: its events, or why they could not be decoded (it goes to the dead-letter stream). */
+type ReadEntry = { id: string; fields: string[] | null } & ({ events: PackedEvent[] } | { error: string })
+/**
+ * One XREADGROUP's entries, decoded, and how many were asked for (fewer: the stream had no more).
+ * Decoding belongs to the read so that a read-ahead's JSON.parse runs while DuckDB commits or
+ * compacts the batch before it on its own threads, not after.
+ */
+type ReadResult = { entries: ReadEntry[]; count: number }
 
 export interface DrainResult {
   /** The group had nothing pending and nothing undelivered when the drain ended. */
@@ -203,21 +209,17 @@ export class IngestWorker {
         ? await this.redis.xreadgroup('GROUP', group, this.opts.consumer, 'COUNT', count, 'STREAMS', stream, '>')
         : await this.redis.xreadgroup('GROUP', group, this.opts.consumer, 'COUNT', count, 'BLOCK', this.opts.blockMs ?? 500, 'STREAMS', stream, '>')
     const streams = reply as [string, RawEntry[]][] | null
-    return { entries: streams?.[0]?.[1] ?? [], count }
+    return { entries: (streams?.[0]?.[1] ?? []).map(decodeRaw), count }
   }
 
   /** Stores and acknowledges `raw`; resolves to the events acknowledged. */
-  private async process(raw: RawEntry[]): Promise<number> {
+  private async process(raw: ReadEntry[]): Promise<number> {
     const decoded: BufferedEntry[] = []
     const acks: string[] = []
     let ackedEvents = 0
-    for (const [id, fields] of raw) {
-      try {
-        if (!fields) throw new Error('entry was deleted from the stream')
-        decoded.push({ id, events: decodeEntry(fields[1] ?? '') })
-      } catch (e) {
-        await this.deadLetter(id, fields, String(e))
-      }
+    for (const entry of raw) {
+      if ('error' in entry) await this.deadLetter(entry.id, entry.fields, entry.error)
+      else decoded.push({ id: entry.id, events: entry.events })
     }
     if (decoded.length > 0) this.eventsPerEntry = Math.max(1, decoded.reduce((n, d) => n + d.events.length, 0) / decoded.length)
     // Only a re-delivered entry can already be stored (new ones were never handed out before).
@@ -293,6 +295,15 @@ export class IngestWorker {
     await this.redis.xtrim(this.buffer.names.stream, 'MINID', '~', trimId)
     // Entries below the trim point are acknowledged and gone: they can never be delivered again.
     await this.store.forgetEntriesBefore(Number(trimId.split('-')[0]) - 3_600_000)
+  }
+}
+
+function decodeRaw([id, fields]: RawEntry): ReadEntry {
+  try {
+    if (!fields) throw new Error('entry was deleted from the stream')
+    return { id, fields, events: decodeEntry(fields[1] ?? '') }
+  } catch (e) {
+    return { id, fields, error: String(e) }
   }
 }
 
