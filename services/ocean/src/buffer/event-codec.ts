@@ -100,7 +100,9 @@ export function decodeEntry(payload: string): PackedEvent[] {
   const events: unknown = JSON.parse(payload)
   if (!Array.isArray(events)) throw new Error('buffer entry is not an array of events')
   for (const e of events) {
-    if (!Array.isArray(e) || e.length !== 4 || typeof e[0] !== 'string' || typeof e[1] !== 'number') {
+    // Every type is checked: the store writes numbers into typed arrays, where a string would turn
+    // silently into NaN instead of failing (and the entry going to the dead-letter stream).
+    if (!Array.isArray(e) || e.length !== 4 || typeof e[0] !== 'string' || typeof e[1] !== 'number' || (e[2] !== null && typeof e[2] !== 'number') || (e[3] !== null && typeof e[3] !== 'string')) {
       throw new Error('buffer entry holds a malformed event')
     }
   }
