@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import { decodeEntry } from '../buffer/event-codec.ts'
-import type { RedisBuffer } from '../buffer/redis-buffer.ts'
+import { toRecord, type RedisBuffer } from '../buffer/redis-buffer.ts'
 import { timed, type Metrics } from '../metrics.ts'
 import type { BufferedEntry, PackedEvent, TelemetryStore } from '../stores/duckdb-store.ts'
 
@@ -156,7 +156,7 @@ export class IngestWorker {
     } while (cursor !== '0-0')
     const consumers = (await this.redis.xinfo('CONSUMERS', stream, group)) as unknown[][]
     for (const c of consumers) {
-      const rec = Object.fromEntries(chunkPairs(c))
+      const rec = toRecord(c)
       if (rec.name !== this.opts.consumer && Number(rec.pending) === 0) await this.redis.xgroup('DELCONSUMER', stream, group, String(rec.name))
     }
   }
@@ -305,12 +305,6 @@ function decodeRaw([id, fields]: RawEntry): ReadEntry {
   } catch (e) {
     return { id, fields, error: String(e) }
   }
-}
-
-function chunkPairs(flat: unknown[]): [string, unknown][] {
-  const out: [string, unknown][] = []
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([String(flat[i]), flat[i + 1]])
-  return out
 }
 
 function sleep(ms: number): Promise<void> {
