@@ -6,16 +6,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api'
 import { nextCompaction, type CompactionStep, type Partition } from './compaction-plan.ts'
-import { appendEventChunks } from './event-chunks.ts'
+import { appendEventChunks, type BufferedEntry } from './event-chunks.ts'
 import { replaceWhole, type SnapshotTaken } from './snapshots.ts'
 
-/** An event as it travels through the buffer: [sensor_id, ts (epoch ms), value, data (JSON text)]. */
-export type PackedEvent = [string, number, number | null, string | null]
-
-export interface BufferedEntry {
-  id: string
-  events: PackedEvent[]
-}
+export type { BufferedEntry, PackedEvent } from './event-chunks.ts'
 
 export interface TelemetryStoreOptions {
   dataDir: string
