@@ -28,7 +28,9 @@ function events(from: number, n: number): PackedEvent[] {
     // (DuckDB inlines strings up to 12 bytes and stores longer ones apart).
     const value = k % 3 === 0 ? null : k / 8 - 1000
     const data = k % 5 === 0 || value === null ? JSON.stringify({ level: k, 'temp.c': -k / 4 }) : null
-    return [`${k % 2 ? 's' : 'a-sensor-with-a-long-id-'}${k % 7}`, T0 + k * 1000 + (k % 1000), value, data]
+    // Non-ASCII ids too: a string's length in UTF-8 bytes is not its length in JavaScript.
+    const sensor = k % 11 === 0 ? `${k % 2 ? 'ü' : 'température-ß-🌊-'}${k % 7}` : `${k % 2 ? 's' : 'a-sensor-with-a-long-id-'}${k % 7}`
+    return [sensor, T0 + k * 1000 + (k % 1000), value, data]
   })
 }
 
