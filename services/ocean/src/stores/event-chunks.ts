@@ -31,8 +31,8 @@ export function epochMicros(ms: number): bigint {
  */
 export function appendEventChunks(lib: DuckDB, appender: DuckDBAppender, entries: BufferedEntry[]): number {
   const types = [lib.VARCHAR, lib.TIMESTAMP, lib.DOUBLE, lib.VARCHAR]
-  const columns = () => ({ sensors: new Array<string>(CHUNK_ROWS), times: new Array<Timestamp>(CHUNK_ROWS), values: new Array<number | null>(CHUNK_ROWS), data: new Array<string | null>(CHUNK_ROWS) })
-  let c = columns()
+  // Filled again for each chunk: setColumns copies the values into the chunk's vectors.
+  const c = { sensors: new Array<string>(CHUNK_ROWS), times: new Array<Timestamp>(CHUNK_ROWS), values: new Array<number | null>(CHUNK_ROWS), data: new Array<string | null>(CHUNK_ROWS) }
   let n = 0
   let rows = 0
   const flush = () => {
@@ -42,7 +42,6 @@ export function appendEventChunks(lib: DuckDB, appender: DuckDBAppender, entries
     appender.appendDataChunk(chunk)
     rows += n
     n = 0
-    c = columns()
   }
   for (const entry of entries) {
     for (const [sensor, ts, value, data] of entry.events) {
