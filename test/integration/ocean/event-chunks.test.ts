@@ -1,12 +1,13 @@
-// The telemetry store appends events a DuckDB data chunk (2,048 rows) at a time: every value must
-// come back exactly, in order, across chunk and entry boundaries, nulls and readings included.
+// The telemetry store appends events a DuckDB data chunk (2,048 rows) at a time, writing each
+// column's bytes itself (int64 microseconds, doubles, validity masks, inlined string_t): every value
+// must come back exactly, in order, across chunk and entry boundaries, nulls and readings included.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { TelemetryStore, type BufferedEntry, type PackedEvent } from '../../../services/ocean/src/stores/duckdb-store.ts'
-import { CHUNK_ROWS, epochMicros } from '../../../services/ocean/src/stores/event-chunks.ts'
+import { CHUNK_ROWS, MAX_EPOCH_MS, writeMicros } from '../../../services/ocean/src/stores/event-chunks.ts'
 
 const T0 = Date.parse('2026-01-05T00:00:00Z')
 let dir: string
@@ -27,9 +28,11 @@ function events(from: number, n: number): PackedEvent[] {
     // Every combination of value and readings present or absent, and sensor ids of several lengths
     // (DuckDB inlines strings up to 12 bytes and stores longer ones apart).
     const value = k % 3 === 0 ? null : k / 8 - 1000
-    const data = k % 5 === 0 || value === null ? JSON.stringify({ level: k, 'temp.c': -k / 4 }) : null
-    // Non-ASCII ids too: a string's length in UTF-8 bytes is not its length in JavaScript.
-    const sensor = k % 11 === 0 ? `${k % 2 ? 'ü' : 'température-ß-🌊-'}${k % 7}` : `${k % 2 ? 's' : 'a-sensor-with-a-long-id-'}${k % 7}`
+    // Readings short enough to be inlined (12 bytes or less) and longer ones.
+    const data = k % 5 === 0 || value === null ? JSON.stringify(k % 2 ? { l: k % 10 } : { level: k, 'temp.c': -k / 4 }) : null
+    // Ids of 1 to 13 bytes, 12 (the longest inlined) and 13 among them, and longer ones. Non-ASCII
+    // ids too: a string's length in UTF-8 bytes is not its length in JavaScript.
+    const sensor = k % 11 === 0 ? `${k % 2 ? 'ü' : 'température-ß-🌊-'}${k % 7}` : k % 4 === 1 ? 'abcdefghijklm'.slice(0, 1 + (k % 13)) : `${k % 2 ? 's' : 'a-sensor-with-a-long-id-'}${k % 7}`
     return [sensor, T0 + k * 1000 + (k % 1000), value, data]
   })
 }
@@ -52,11 +55,33 @@ describe('appending events in data chunks', () => {
       assert.deepEqual([r.sensor_id, r.ms, r.value, r.data], [sensor, ts, value, data], `row ${i}`)
     })
     assert.deepEqual([...(await store.storedEntryIds(entries.map((e) => e.id)))].sort(), entries.map((e) => e.id).sort())
+    // Equality on the written ids, inlined ones included (whose slots the writer reuses and zeroes).
+    const perSensor = new Map<string, number>()
+    for (const [sensor] of expected) perSensor.set(sensor, (perSensor.get(sensor) ?? 0) + 1)
+    for (const [sensor, n] of perSensor) {
+      const [found] = await store.readAll('SELECT count(*)::INTEGER AS n FROM telemetry_hot WHERE sensor_id = $sensor', { sensor })
+      assert.equal(found?.n, n, `rows equal to ${JSON.stringify(sensor)}`)
+    }
   })
 
-  it('converts epoch milliseconds to DuckDB microseconds exactly, beyond 2^53 µs too', () => {
-    assert.equal(epochMicros(T0), BigInt(T0) * 1000n)
-    assert.equal(epochMicros(-1), -1000n)
-    assert.equal(epochMicros(8.64e15), 8_640_000_000_000_000_000n)
+  it('stores nothing half-written when an event is refused, and the next append is whole', async () => {
+    const good = events(50_000, 700)
+    const bad: PackedEvent[] = [...events(60_000, 300), ['s', 1.5, 1, null]]
+    const before = await store.totalRows()
+    await assert.rejects(store.append([{ id: '3000-0', events: bad }]), /1\.5 is not an epoch millisecond/)
+    assert.equal(await store.totalRows(), before)
+    assert.equal((await store.storedEntryIds(['3000-0'])).size, 0)
+    assert.equal(await store.append([{ id: '3001-0', events: good }]), good.length)
+    const rows = await store.readAll(`SELECT sensor_id, epoch_ms(ts)::DOUBLE AS ms, value, data FROM telemetry_hot ORDER BY rowid OFFSET ${before}`)
+    assert.deepEqual(rows.map((r) => [r.sensor_id, r.ms, r.value, r.data]), good)
+  })
+
+  it('converts epoch milliseconds to DuckDB microseconds exactly, beyond 2^53 µs and before 1970 too', () => {
+    const words = new Uint32Array(2)
+    const micros = new BigInt64Array(words.buffer)
+    for (const ms of [T0, 0, -1, 1, -T0, 2 ** 32, 2 ** 32 - 1, -(2 ** 32), 4_294_967_297_123, 9_007_199_254_741, MAX_EPOCH_MS, -MAX_EPOCH_MS]) {
+      writeMicros(words, 0, ms)
+      assert.equal(micros[0], BigInt(ms) * 1000n, `${ms} ms`)
+    }
   })
 })

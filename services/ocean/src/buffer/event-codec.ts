@@ -102,7 +102,8 @@ export function decodeEntry(payload: string): PackedEvent[] {
   for (const e of events) {
     // Every type is checked: the store writes numbers into typed arrays, where a string would turn
     // silently into NaN instead of failing (and the entry going to the dead-letter stream).
-    if (!Array.isArray(e) || e.length !== 4 || typeof e[0] !== 'string' || typeof e[1] !== 'number' || (e[2] !== null && typeof e[2] !== 'number') || (e[3] !== null && typeof e[3] !== 'string')) {
+    // Timestamps are whole epoch milliseconds in a Date's range (what packEvent writes).
+    if (!Array.isArray(e) || e.length !== 4 || typeof e[0] !== 'string' || !Number.isInteger(e[1]) || Math.abs(e[1]) > 8.64e15 || (e[2] !== null && typeof e[2] !== 'number') || (e[3] !== null && typeof e[3] !== 'string')) {
       throw new Error('buffer entry holds a malformed event')
     }
   }

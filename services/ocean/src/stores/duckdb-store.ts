@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api'
 import { nextCompaction, type CompactionStep, type Partition } from './compaction-plan.ts'
-import { appendEventChunks, type BufferedEntry } from './event-chunks.ts'
+import { EventChunkWriter, type BufferedEntry } from './event-chunks.ts'
 import { replaceWhole, type SnapshotTaken } from './snapshots.ts'
 
 export type { BufferedEntry, PackedEvent } from './event-chunks.ts'
@@ -29,9 +29,11 @@ const COLUMNS = 'sensor_id, ts, value, data'
  * (10 MB of resident library each, measured in /proc/<pid>/smaps).
  */
 type DuckDB = typeof import('@duckdb/node-api')
-let duckdb: DuckDB | undefined
-async function loadDuckDB(): Promise<DuckDB> {
-  duckdb ??= await import('@duckdb/node-api')
+/** node-api's own bindings: the event chunk writer copies whole columns into vectors with them. */
+type Bindings = typeof import('@duckdb/node-bindings')
+let duckdb: { lib: DuckDB; bindings: Bindings } | undefined
+async function loadDuckDB(): Promise<{ lib: DuckDB; bindings: Bindings }> {
+  duckdb ??= { lib: await import('@duckdb/node-api'), bindings: (await import('@duckdb/node-bindings')).default }
   return duckdb
 }
 const READERS = 4
@@ -52,6 +54,7 @@ export class TelemetryStore {
 
   private constructor(
     private readonly lib: DuckDB,
+    private readonly chunks: EventChunkWriter,
     private readonly instance: DuckDBInstance,
     /** The writer: appends, compaction, bookkeeping. */
     private readonly writer: DuckDBConnection,
@@ -65,11 +68,11 @@ export class TelemetryStore {
   static async open(opts: TelemetryStoreOptions): Promise<TelemetryStore> {
     fs.mkdirSync(opts.dataDir, { recursive: true })
     const tmp = path.join(opts.dataDir, 'duckdb-tmp')
-    const lib = await loadDuckDB()
+    const { lib, bindings } = await loadDuckDB()
     const instance = await openWhenFree(lib, path.join(opts.dataDir, 'telemetry.duckdb'), { memory_limit: opts.memoryLimit, threads: String(opts.threads), temp_directory: tmp }, opts.lockWaitMs ?? 0)
     const writer = await instance.connect()
     const readers = await Promise.all(Array.from({ length: READERS }, () => instance.connect()))
-    const store = new TelemetryStore(lib, instance, writer, readers, opts)
+    const store = new TelemetryStore(lib, new EventChunkWriter(lib, bindings), instance, writer, readers, opts)
     await store.init()
     return store
   }
@@ -109,7 +112,7 @@ export class TelemetryStore {
     await this.writer.run('BEGIN TRANSACTION')
     try {
       const events = await this.writer.createAppender('telemetry_hot')
-      rows = appendEventChunks(this.lib, events, entries)
+      rows = this.chunks.append(events, entries)
       events.flushSync()
       events.closeSync()
       const ingested = await this.writer.createAppender('ingested_entries')
