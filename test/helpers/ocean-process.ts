@@ -73,10 +73,21 @@ export function childRoles(pid: number): { pid: number; role: string }[] {
 }
 
 /**
- * Waits until `pid` has exited (gone, or a zombie: its files, and DuckDB's lock, are released). A
- * process killed with SIGKILL is not gone the moment kill() returns, and one whose parent was killed
- * too is reaped by init, not by us.
+ * Waits until `pid` has exited: gone, or a zombie whose other threads are gone too. A process's
+ * leader thread turns zombie before the rest of its threads have exited, and the last of them
+ * closes the files they share, releasing DuckDB's lock (a fresh-clone CI run opened the file while
+ * a killed engine's leader was a zombie and still held the lock). A process killed with SIGKILL is
+ * not gone the moment kill() returns, and one whose parent was killed too is reaped by init, not by us.
  */
+/** How many threads /proc still lists for `pid` (0 once it is gone). */
+function threadsLeft(pid: number): number {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).length
+  } catch {
+    return 0
+  }
+}
+
 export async function waitExited(pid: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -86,7 +97,7 @@ export async function waitExited(pid: number, timeoutMs = 10_000): Promise<void>
     } catch {
       return
     }
-    if (state === 'Z' || state === 'X') return
+    if ((state === 'Z' || state === 'X') && threadsLeft(pid) <= 1) return
     if (Date.now() > deadline) throw new Error(`process ${pid} still running (${state}) ${timeoutMs} ms after it was killed`)
     await new Promise((r) => setTimeout(r, 20))
   }
