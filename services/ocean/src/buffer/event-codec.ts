@@ -2,7 +2,7 @@
 // rules JSON schema cannot express: timestamps in range, `data` given as a JSON string parsed and
 // checked like an object. Pure, so every rule is unit-tested.
 import { Errors } from '../errors.ts'
-import type { PackedEvent } from '../stores/duckdb-store.ts'
+import { isEpochMillis, MAX_EPOCH_MS, type PackedEvent } from '../stores/event-chunks.ts'
 
 export interface TelemetryEvent {
   sensor_id: string
@@ -33,7 +33,7 @@ export function parseIsoWithZone(input: string): number {
 }
 
 function isoOrRaw(ms: number): string {
-  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms)
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_EPOCH_MS ? new Date(ms).toISOString() : String(ms)
 }
 
 export function parseTimestamp(input: string | number | undefined, bounds: TimeBounds, where: string): number {
@@ -102,8 +102,7 @@ export function decodeEntry(payload: string): PackedEvent[] {
   for (const e of events) {
     // Every type is checked: the store writes numbers into typed arrays, where a string would turn
     // silently into NaN instead of failing (and the entry going to the dead-letter stream).
-    // Timestamps are whole epoch milliseconds in a Date's range (what packEvent writes).
-    if (!Array.isArray(e) || e.length !== 4 || typeof e[0] !== 'string' || !Number.isInteger(e[1]) || Math.abs(e[1]) > 8.64e15 || (e[2] !== null && typeof e[2] !== 'number') || (e[3] !== null && typeof e[3] !== 'string')) {
+    if (!Array.isArray(e) || e.length !== 4 || typeof e[0] !== 'string' || !isEpochMillis(e[1]) || (e[2] !== null && typeof e[2] !== 'number') || (e[3] !== null && typeof e[3] !== 'string')) {
       throw new Error('buffer entry holds a malformed event')
     }
   }

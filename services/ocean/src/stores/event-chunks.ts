@@ -23,6 +23,11 @@ export const CHUNK_ROWS = 2048
 /** The largest |epoch ms| a JavaScript Date holds; its microseconds still fit DuckDB's int64. */
 export const MAX_EPOCH_MS = 8.64e15
 
+/** Whole epoch milliseconds in a Date's range: what packEvent writes, and what writeMicros takes. */
+export function isEpochMillis(ts: unknown): ts is number {
+  return Number.isInteger(ts) && Math.abs(ts as number) <= MAX_EPOCH_MS
+}
+
 type DuckDB = typeof import('@duckdb/node-api')
 type Bindings = typeof import('@duckdb/node-bindings')
 type Vector = ReturnType<Bindings['data_chunk_get_vector']>
@@ -133,11 +138,15 @@ export class EventChunkWriter {
       return this.appendAll(appender, entries)
     } catch (e) {
       // A refused event leaves a chunk half-filled: the next append starts from clean buffers.
-      this.sensors.clear()
-      this.valueValidity.clear()
-      this.data.clear()
+      this.clear()
       throw e
     }
+  }
+
+  private clear(): void {
+    this.sensors.clear()
+    this.valueValidity.clear()
+    this.data.clear()
   }
 
   private appendAll(appender: DuckDBAppender, entries: BufferedEntry[]): number {
@@ -145,7 +154,7 @@ export class EventChunkWriter {
     let rows = 0
     for (const entry of entries) {
       for (const [sensor, ts, value, data] of entry.events) {
-        if (!Number.isInteger(ts) || Math.abs(ts) > MAX_EPOCH_MS) throw new Error(`event timestamp ${ts} is not an epoch millisecond DuckDB can hold`)
+        if (!isEpochMillis(ts)) throw new Error(`event timestamp ${ts} is not an epoch millisecond DuckDB can hold`)
         this.sensors.set(n, sensor)
         writeMicros(this.micros, n, ts)
         if (value === null) {
