@@ -1,11 +1,14 @@
 // The worker reads the next batch of a backlog while it stores the current one. A batch whose
 // storing fails leaves that batch and the one read ahead delivered and unacknowledged: both must be
-// read again and stored once, the read-ahead batch included, with nothing stored twice.
+// read again and stored once, the read-ahead batch included, with nothing stored twice. An entry
+// DuckDB refuses holds back only itself: the entries read with it are stored, and it alone goes to
+// the dead-letter stream.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { DuckDBInstance } from '@duckdb/node-api'
 import { Redis } from 'ioredis'
 import pino from 'pino'
 import { startRedis, type RedisServer } from '../../../scripts/lib/loopback-servers.ts'
@@ -39,14 +42,21 @@ describe('the worker on a backlog', () => {
       await buffer.append(events)
     }
     const store = await TelemetryStore.open({ dataDir: dir, memoryLimit: '256MB', threads: 2, hotMaxRows: 30_000, hotMaxAgeMs: 60_000 })
-    // The third batch fails once, after the worker has read the fourth ahead of it.
+    // The third batch fails, after the worker has read the fourth ahead of it, and DuckDB goes on
+    // refusing while the worker tries that batch's entries one at a time: the whole delivery fails.
     const append = store.append.bind(store)
     let calls = 0
+    let refusing = 0
     let failedWith: string[] = []
     store.append = async (entries: BufferedEntry[]) => {
       if (++calls === 3) {
         failedWith = entries.map((e) => e.id)
+        refusing = entries.length
         throw new Error('injected: DuckDB refused the batch')
+      }
+      if (refusing > 0) {
+        refusing--
+        throw new Error('injected: DuckDB still refuses')
       }
       return append(entries)
     }
@@ -77,6 +87,68 @@ describe('the worker on a backlog', () => {
       store.close()
       workerRedis.disconnect()
       redis.disconnect()
+    }
+  })
+
+  it('stores the rest of a batch when DuckDB refuses one entry of it, and dead-letters that entry alone', async () => {
+    // A real refusal: the hot table carries a CHECK constraint that one event breaks. The event
+    // decodes fine (a number), so only DuckDB's append can turn it away.
+    const refusedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-worker-refused-'))
+    const db = await DuckDBInstance.create(path.join(refusedDir, 'telemetry.duckdb'))
+    const setup = await db.connect()
+    await setup.run('CREATE TABLE telemetry_hot (sensor_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, value DOUBLE CHECK (value IS NULL OR value <> -666), data VARCHAR)')
+    setup.closeSync()
+    db.closeSync()
+    const redis = new Redis(server.url)
+    const names = bufferNames('wr:telemetry', 'wr-workers')
+    const buffer = new RedisBuffer(redis, names, 100)
+    const entries = 30
+    const refusedAt = 7
+    for (let n = 0; n < entries; n++) {
+      const events: PackedEvent[] = Array.from({ length: 100 }, (_, i) => [`s-${i % 7}`, T0 + n * 100 + i, n === refusedAt && i === 50 ? -666 : n * 100 + i, null])
+      await buffer.append(events)
+    }
+    const ids = ((await redis.xrange(names.stream, '-', '+')) as [string, string[]][]).map(([id]) => id)
+    const store = await TelemetryStore.open({ dataDir: refusedDir, memoryLimit: '256MB', threads: 2, hotMaxRows: 30_000, hotMaxAgeMs: 60_000 })
+    const append = store.append.bind(store)
+    const tried: string[][] = []
+    store.append = async (batch: BufferedEntry[]) => {
+      tried.push(batch.map((e) => e.id))
+      return append(batch)
+    }
+    const workerRedis = new Redis(server.url, { maxRetriesPerRequest: null })
+    const worker = new IngestWorker(workerRedis, new RedisBuffer(workerRedis, names, 100), store, createMetrics(), pino({ level: 'silent' }), { consumer: 'wr-1', maxDeliveries: 2 })
+    try {
+      worker.start()
+      const good = (entries - 1) * 100
+      const deadline = Date.now() + 60_000
+      while (Number(await redis.get(names.processed)) < good || (await redis.xlen(names.deadLetter)) < 1) {
+        assert.ok(Date.now() < deadline, `stored ${await redis.get(names.processed)} of ${good} and dead-lettered ${await redis.xlen(names.deadLetter)} of 1 within 60 s`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      await new Promise((r) => setTimeout(r, 300)) // anything stored twice or dead-lettered late would show now
+      await worker.stop()
+      const first = tried[0] ?? []
+      assert.ok(first.length > 1 && first.includes(ids[refusedAt] as string), `the refused entry was first tried in a batch with others (batches tried: ${tried.map((b) => b.length).join(', ')})`)
+      const [row] = await store.readAll('SELECT count(*)::INTEGER AS n, count(DISTINCT ts)::INTEGER AS distinct_ts FROM telemetry')
+      assert.equal(row?.n, good, 'every event of the other entries stored')
+      assert.equal(row?.distinct_ts, good, 'none stored twice')
+      assert.equal(Number(await redis.get(names.processed)), good, 'acknowledged once each')
+      const stored = await store.storedEntryIds(ids)
+      assert.deepEqual([...ids].filter((id) => !stored.has(id)), [ids[refusedAt]], 'only the refused entry is unstored')
+      const dead = (await redis.xrange(names.deadLetter, '-', '+')) as [string, string[]][]
+      assert.equal(dead.length, 1, 'one entry dead-lettered')
+      const fields = dead[0]?.[1] ?? []
+      assert.equal(fields[fields.indexOf('source_id') + 1], ids[refusedAt])
+      assert.equal((JSON.parse(fields[fields.indexOf('e') + 1] ?? '[]') as unknown[]).length, 100, 'the dead-letter entry keeps all its events')
+      const pending = (await redis.xpending(names.stream, names.group)) as [number]
+      assert.equal(pending[0], 0, 'nothing left pending')
+    } finally {
+      await worker.stop()
+      store.close()
+      workerRedis.disconnect()
+      redis.disconnect()
+      fs.rmSync(refusedDir, { recursive: true, force: true })
     }
   })
 })

@@ -1,6 +1,7 @@
 // The ingest worker: the only writer of the DuckDB file. It reads buffer entries through a Redis
 // consumer group, stores each batch in one DuckDB transaction (recording the entry ids, so an
-// entry delivered again after a crash is recognised and not stored twice), then acknowledges it.
+// entry delivered again after a crash is recognised and not stored twice), then acknowledges it;
+// a batch DuckDB refuses is stored an entry at a time, so a bad entry holds back only itself.
 // Entries a dead worker left pending are claimed at start; an entry that keeps failing goes to the
 // dead-letter stream; the stream is trimmed only below the oldest unacknowledged entry.
 import type { Redis } from 'ioredis'
@@ -126,8 +127,10 @@ export class IngestWorker {
         claimed = true
         const { entries } = await this.read({ block: false })
         if (entries.length > 0) {
-          result.events += await this.process(entries)
-          result.entries += entries.length
+          const done = await this.process(entries)
+          result.events += done.events
+          result.entries += done.entries
+          if ('error' in done) throw done.error
         } else if (this.readPending) this.readPending = false
         else {
           result.drained = true
@@ -181,8 +184,10 @@ export class IngestWorker {
           prefetched = this.read({ block: false })
           prefetched.catch(() => undefined)
         }
-        if (entries.length > 0) await this.process(entries)
-        else if (this.readPending) this.readPending = false
+        if (entries.length > 0) {
+          const done = await this.process(entries)
+          if ('error' in done) throw done.error
+        } else if (this.readPending) this.readPending = false
         // Fewer entries than asked for, and few events: the stream was drained; a backlog is read at once.
         caughtUp = entries.length < count && entries.length * this.eventsPerEntry < TARGET_EVENTS / 2
         await this.store.compact()
@@ -212,8 +217,12 @@ export class IngestWorker {
     return { entries: (streams?.[0]?.[1] ?? []).map(decodeRaw), count }
   }
 
-  /** Stores and acknowledges `raw`; resolves to the events acknowledged. */
-  private async process(raw: ReadEntry[]): Promise<number> {
+  /**
+   * Stores and acknowledges `raw`. Resolves to the entries it is done with (stored, found stored or
+   * dead-lettered) and their events acknowledged, and to the error of any entry it could not store:
+   * those stay pending, to be read again (the caller throws it after counting the rest).
+   */
+  private async process(raw: ReadEntry[]): Promise<{ entries: number; events: number; error?: unknown }> {
     const decoded: BufferedEntry[] = []
     const acks: string[] = []
     let ackedEvents = 0
@@ -235,21 +244,48 @@ export class IngestWorker {
       }
       fresh = await this.dropPoison(fresh)
     }
-    if (fresh.length > 0) {
-      try {
-        await timed(this.metrics, 'duckdb', 'append', () => this.store.append(fresh))
-      } catch (e) {
-        for (const d of fresh) this.failures.set(d.id, (this.failures.get(d.id) ?? 0) + 1)
-        throw e
-      }
-      for (const d of fresh) {
-        acks.push(d.id)
-        ackedEvents += d.events.length
-        this.failures.delete(d.id)
-      }
+    const { stored, unstored, error } = await this.storeEntries(fresh)
+    for (const d of stored) {
+      acks.push(d.id)
+      ackedEvents += d.events.length
+      this.failures.delete(d.id)
     }
     await this.ack(acks, ackedEvents)
-    return ackedEvents
+    return { entries: raw.length - unstored, events: ackedEvents, ...(unstored > 0 ? { error } : {}) }
+  }
+
+  /**
+   * Stores the entries in one transaction. If DuckDB refuses it, stores them one at a time: an entry
+   * it cannot store (each failure counts towards its dead-lettering) then holds back only itself,
+   * not the batch read with it, which went to the dead-letter stream with it before.
+   */
+  private async storeEntries(entries: BufferedEntry[]): Promise<{ stored: BufferedEntry[]; unstored: number; error?: unknown }> {
+    if (entries.length === 0) return { stored: [], unstored: 0 }
+    try {
+      await timed(this.metrics, 'duckdb', 'append', () => this.store.append(entries))
+      return { stored: entries, unstored: 0 }
+    } catch (e) {
+      if (entries.length === 1) return { stored: [], unstored: this.countFailure(entries), error: e }
+      this.log.warn({ err: e, entries: entries.length }, 'storing a batch failed; storing its entries one at a time')
+      const stored: BufferedEntry[] = []
+      let error: unknown = e
+      for (const d of entries) {
+        try {
+          await timed(this.metrics, 'duckdb', 'append', () => this.store.append([d]))
+          stored.push(d)
+        } catch (one) {
+          error = one
+          this.countFailure([d])
+        }
+      }
+      return { stored, unstored: entries.length - stored.length, error }
+    }
+  }
+
+  /** Counts a failed try to store each entry; returns how many. */
+  private countFailure(entries: BufferedEntry[]): number {
+    for (const d of entries) this.failures.set(d.id, (this.failures.get(d.id) ?? 0) + 1)
+    return entries.length
   }
 
   /** Entries delivered too often (a worker crashed on them, or they keep failing) go to the dead-letter stream. */
