@@ -72,13 +72,6 @@ export function childRoles(pid: number): { pid: number; role: string }[] {
     })
 }
 
-/**
- * Waits until `pid` has exited: gone, or a zombie whose other threads are gone too. A process's
- * leader thread turns zombie before the rest of its threads have exited, and the last of them
- * closes the files they share, releasing DuckDB's lock (a fresh-clone CI run opened the file while
- * a killed engine's leader was a zombie and still held the lock). A process killed with SIGKILL is
- * not gone the moment kill() returns, and one whose parent was killed too is reaped by init, not by us.
- */
 /** How many threads /proc still lists for `pid` (0 once it is gone). */
 function threadsLeft(pid: number): number {
   try {
@@ -88,6 +81,13 @@ function threadsLeft(pid: number): number {
   }
 }
 
+/**
+ * Waits until `pid` has exited: gone, or a zombie whose other threads are gone too. A process's
+ * leader thread turns zombie before the rest of its threads have exited, and the last of them
+ * closes the files they share, releasing DuckDB's lock (a fresh-clone CI run opened the file while
+ * a killed engine's leader was a zombie and still held the lock). A process killed with SIGKILL is
+ * not gone the moment kill() returns, and one whose parent was killed too is reaped by init, not by us.
+ */
 export async function waitExited(pid: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {

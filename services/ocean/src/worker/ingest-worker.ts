@@ -244,48 +244,51 @@ export class IngestWorker {
       }
       fresh = await this.dropPoison(fresh)
     }
-    const { stored, unstored, error } = await this.storeEntries(fresh)
+    const { stored, ...failed } = await this.storeEntries(fresh)
     for (const d of stored) {
       acks.push(d.id)
       ackedEvents += d.events.length
       this.failures.delete(d.id)
     }
     await this.ack(acks, ackedEvents)
-    return { entries: raw.length - unstored, events: ackedEvents, ...(unstored > 0 ? { error } : {}) }
+    return { entries: raw.length - (fresh.length - stored.length), events: ackedEvents, ...failed }
   }
 
   /**
    * Stores the entries in one transaction. If DuckDB refuses it, stores them one at a time: an entry
    * it cannot store (each failure counts towards its dead-lettering) then holds back only itself,
-   * not the batch read with it, which went to the dead-letter stream with it before.
+   * not the batch read with it, which went to the dead-letter stream with it before. `error` is
+   * there when an entry was left unstored.
    */
-  private async storeEntries(entries: BufferedEntry[]): Promise<{ stored: BufferedEntry[]; unstored: number; error?: unknown }> {
-    if (entries.length === 0) return { stored: [], unstored: 0 }
+  private async storeEntries(entries: BufferedEntry[]): Promise<{ stored: BufferedEntry[]; error?: unknown }> {
+    if (entries.length === 0) return { stored: [] }
     try {
       await timed(this.metrics, 'duckdb', 'append', () => this.store.append(entries))
-      return { stored: entries, unstored: 0 }
+      return { stored: entries }
     } catch (e) {
-      if (entries.length === 1) return { stored: [], unstored: this.countFailure(entries), error: e }
+      if (entries.length === 1) {
+        this.countFailure(entries[0] as BufferedEntry)
+        return { stored: [], error: e }
+      }
       this.log.warn({ err: e, entries: entries.length }, 'storing a batch failed; storing its entries one at a time')
       const stored: BufferedEntry[] = []
-      let error: unknown = e
+      let failed: { error: unknown } | undefined
       for (const d of entries) {
         try {
           await timed(this.metrics, 'duckdb', 'append', () => this.store.append([d]))
           stored.push(d)
         } catch (one) {
-          error = one
-          this.countFailure([d])
+          failed = { error: one }
+          this.countFailure(d)
         }
       }
-      return { stored, unstored: entries.length - stored.length, error }
+      return { stored, ...failed }
     }
   }
 
-  /** Counts a failed try to store each entry; returns how many. */
-  private countFailure(entries: BufferedEntry[]): number {
-    for (const d of entries) this.failures.set(d.id, (this.failures.get(d.id) ?? 0) + 1)
-    return entries.length
+  /** Counts a failed try to store the entry. */
+  private countFailure(entry: BufferedEntry): void {
+    this.failures.set(entry.id, (this.failures.get(entry.id) ?? 0) + 1)
   }
 
   /** Entries delivered too often (a worker crashed on them, or they keep failing) go to the dead-letter stream. */
