@@ -4,16 +4,22 @@
 // RSS is sampled every 250 ms; the rows are the largest API process, the engine, the sum over
 // every process (the supervisor included) at its peak, and the sum of PSS (each shared page, the
 // node binary's above all, split between the processes that map it: what the layout costs the
-// machine). Baseline in the same run: a bare node:http hello-world run with an API process's flags
-// (its heap settings, one malloc arena) under the same load, the floor for any Node process
-// answering HTTP.
+// machine). Then the engine through bigger compaction merges than that load reaches: a backlog of
+// 3.4 M events (quick: 0.85 M) stored by 2 API + engine, its RSS peak. Baseline in the same run: a
+// bare node:http hello-world run with an API process's flags (its heap settings, one malloc arena)
+// under the same load, the floor for any Node process answering HTTP.
 import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { DuckDBInstance } from '@duckdb/node-api'
 import { RUNTIME_ENV } from '../../services/ocean/runtime.ts'
 import { ROLE_HEAP_FLAGS } from '../../services/ocean/src/role-flags.ts'
+import { makeBatches } from './batch.ts'
 import { load } from './http-load.ts'
-import { AUTH, startBaselineServer, startOcean } from './processes.ts'
+import { AUTH, startBaselineServer, startOcean, storedRows, type OceanInstance } from './processes.ts'
 import { atMost, fmt, row, type BenchContext } from './report.ts'
 import { RssSampler, type RssSummary } from './rss.ts'
+import { storeBacklog } from './storage.ts'
 
 const API_PROCESSES = 7
 const CONNECTIONS = 50
@@ -50,6 +56,62 @@ async function helloWorldRss(durationS: number): Promise<number> {
   }
 }
 
+type TelemetryLayout = { rows: number; hot_rows: number; partitions: number }
+
+/**
+ * The telemetry layout once compaction has nothing left to do: the worker compacts a step between
+ * reads, so merges go on after the last event is stored. Settled = the same layout for 3 s.
+ */
+async function compactionSettled(ocean: OceanInstance): Promise<TelemetryLayout> {
+  let last = ''
+  let since = Date.now()
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+    const layout = (await ocean.get<{ telemetry: TelemetryLayout }>('/status')).telemetry
+    if (JSON.stringify(layout) !== last) [last, since] = [JSON.stringify(layout), Date.now()]
+    else if (Date.now() - since >= 3000) return layout
+  }
+  throw new Error(`compaction did not settle in 120 s: ${last}`)
+}
+
+/**
+ * The engine's RSS peak while it stores a backlog big enough for compaction to merge four partitions
+ * of 800,000 rows (quick: four of 200,000), sizes the short load above never reaches, until compaction
+ * settles; everything stored is checked. A merge sorts a slice of the sort key at a time: sorted
+ * whole, this merge took the engine to ~480 MB (a sort holds its rows in DuckDB's memory, up to
+ * OCEAN_DUCKDB_MEMORY_LIMIT), and a bigger one would take it further.
+ */
+async function engineThroughMerge(ctx: BenchContext): Promise<{ total: number; engine: number; seconds: number; layout: TelemetryLayout; largestPartition: number }> {
+  const total = ctx.quick ? 850_000 : 3_400_000
+  const batches = makeBatches(total)
+  ctx.log(`12: the engine storing a backlog of ${fmt(total)} events (2 API processes + engine), compaction's merges included`)
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-bench-merge-'))
+  try {
+    // The backlog bound (2 M events by default) would refuse part of the backlog.
+    const ocean = await startOcean(2, { dataDir, env: { OCEAN_BACKLOG_MAX_EVENTS: String(2 * total) } })
+    let measured: { engine: number; seconds: number; layout: TelemetryLayout }
+    try {
+      const sampler = new RssSampler(ocean.pid, 100).start()
+      const seconds = await storeBacklog(ocean, batches)
+      const layout = await compactionSettled(ocean)
+      measured = { engine: roleMax(sampler.stop(), 'engine'), seconds, layout }
+      const stored = await storedRows(ocean)
+      if (stored.rows !== total || stored.dead !== 0) throw new Error(`stored ${stored.rows} of ${total} events, ${stored.dead} dead-lettered`)
+    } finally {
+      await ocean.stop()
+    }
+    // The largest partition is the biggest merge's output (partition sizes depend on how the reads fell).
+    const db = await DuckDBInstance.create(path.join(dataDir, 'telemetry.duckdb'), { access_mode: 'READ_ONLY' })
+    const largestPartition = await db
+      .connect()
+      .then(async (c) => Number((await c.runAndReadAll('SELECT max(rows) FROM telemetry_parts')).getRows()[0]?.[0] ?? 0))
+      .finally(() => db.closeSync())
+    ctx.log(`  engine RSS peak ${measured.engine.toFixed(1)} MB; stored in ${measured.seconds.toFixed(2)} s; ${JSON.stringify(measured.layout)}, the largest partition ${fmt(largestPartition)} rows`)
+    return { total, ...measured, largestPartition }
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
 export async function leanProcessesBench(ctx: BenchContext): Promise<void> {
   const durationS = ctx.quick ? 5 : 15
   ctx.log(`12: baseline: bare node:http hello-world with the image's flags, ${CONNECTIONS} connections, ${durationS} s`)
@@ -78,10 +140,16 @@ export async function leanProcessesBench(ctx: BenchContext): Promise<void> {
   const loadNote = `${fmt(single.rps)} single events/s (${single.non2xx} non-2xx) and ${fmt(batches.rps * 1000)} batched events/s (${batches.non2xx} non-2xx)`
   ctx.log(`  largest API process ${api.toFixed(1)} MB, engine ${engine.toFixed(1)} MB, supervisor ${supervisor.toFixed(1)} MB, all ${rss.peakMb.toFixed(1)} MB; ${loadNote}`)
   if (apis !== API_PROCESSES) throw new Error(`sampled ${apis} API processes, expected ${API_PROCESSES}`)
+  const merged = await engineThroughMerge(ctx)
   const baseline = { name: 'bare node:http hello-world, same flags and load', value: hello }
   ctx.rows.push(
     row('12', `lean processes: largest of ${API_PROCESSES} API processes, RSS peak under load`, api, 'MB', { baseline, goals: [atMost(api, 80, '≤ 80 MB')], note: loadNote }),
     row('12', 'lean processes: engine RSS peak while storing', engine, 'MB', { baseline, goals: [atMost(engine, 250, '≤ 250 MB')] }),
+    row('12', `lean processes: engine RSS peak storing a backlog of ${fmt(merged.total)} events, compaction's merges included`, merged.engine, 'MB', {
+      baseline,
+      goals: [atMost(merged.engine, 250, '≤ 250 MB')],
+      note: `stored in ${merged.seconds.toFixed(2)} s, then compaction until it settled: ${merged.layout.partitions} partitions, the largest (the biggest merge's) ${fmt(merged.largestPartition)} rows; 2 API processes + engine`,
+    }),
     row('12', `lean processes: ${API_PROCESSES} API + engine + supervisor, RSS sum at its peak`, rss.peakMb, 'MB', {
       baseline: { name: `${API_PROCESSES + 2} x hello-world`, value: hello * (API_PROCESSES + 2) },
       goals: [atMost(rss.peakMb, 800, '≤ 800 MB')],
@@ -93,5 +161,5 @@ export async function leanProcessesBench(ctx: BenchContext): Promise<void> {
       note: 'the memory the layout takes from the machine; the RSS sum above counts the shared node binary 9 times',
     }),
   )
-  ctx.details.lean_processes = { hello, api, engine, supervisor, totalMb: rss.peakMb, pssMb: rss.pssPeakMb, apiFlags: ROLE_HEAP_FLAGS.api, perProcess: rss.peakByProcess, single, batches }
+  ctx.details.lean_processes = { hello, api, engine, engineThroughMerge: merged, supervisor, totalMb: rss.peakMb, pssMb: rss.pssPeakMb, apiFlags: ROLE_HEAP_FLAGS.api, perProcess: rss.peakByProcess, single, batches }
 }

@@ -7,8 +7,8 @@
 // alone, the same rows into a table of the same shape, one transaction per 20,000 rows.
 import { Redis } from 'ioredis'
 import { childRoles } from '../../test/helpers/ocean-process.ts'
-import { appenderAlone, makeBatches } from './batch.ts'
-import { acceptedEvents, AUTH, startOcean, storedRows, waitForRows } from './processes.ts'
+import { appenderAlone, makeBatches, type Batches } from './batch.ts'
+import { acceptedEvents, AUTH, startOcean, storedRows, waitForRows, type OceanInstance } from './processes.ts'
 import { atLeast, atMost, fmt, row, type BenchContext } from './report.ts'
 
 const CLIENTS = 4
@@ -18,6 +18,39 @@ async function post(url: string, body: Buffer): Promise<number> {
   const text = await res.text()
   if (res.status !== 202) throw new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`)
   return (JSON.parse(text) as { accepted: number }).accepted
+}
+
+/**
+ * Accepts every batch over HTTP while the engine is stopped (SIGSTOP), so that the worker then finds
+ * a backlog, and lets it store it (SIGCONT). Resolves once the worker has acknowledged every event
+ * (it does so only after DuckDB committed them; polled in Redis, so the poll costs the engine
+ * nothing), to the seconds storing took. `ocean` must be fresh (nothing accepted before).
+ */
+export async function storeBacklog(ocean: OceanInstance, batches: Batches): Promise<number> {
+  const engine = childRoles(ocean.pid).find((c) => c.role === 'engine')
+  if (!engine) throw new Error('no engine process under the supervisor')
+  const url = `${ocean.base}/api/ocean/telemetry/batch`
+  process.kill(engine.pid, 'SIGSTOP')
+  try {
+    let next = 0
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (next < batches.bodies.length) await post(url, batches.bodies[next++] as Buffer)
+      }),
+    )
+  } finally {
+    process.kill(engine.pid, 'SIGCONT')
+  }
+  const t0 = performance.now()
+  const redis = new Redis(ocean.redis.url)
+  try {
+    for (const deadline = Date.now() + 300_000; Number(await redis.get('ocean:telemetry:processed')) < batches.total; await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() > deadline) throw new Error(`the worker stored ${await redis.get('ocean:telemetry:processed')} of ${batches.total} events in 300 s`)
+    }
+  } finally {
+    redis.disconnect()
+  }
+  return (performance.now() - t0) / 1000
 }
 
 export async function storageRateBench(ctx: BenchContext): Promise<void> {
@@ -33,31 +66,8 @@ export async function storageRateBench(ctx: BenchContext): Promise<void> {
   let exact: { accepted: number; stored: number; dead: number }
   let layout: unknown
   try {
-    const engine = childRoles(ocean.pid).find((c) => c.role === 'engine')
-    if (!engine) throw new Error('no engine process under the supervisor')
-    const url = `${ocean.base}/api/ocean/telemetry/batch`
-    process.kill(engine.pid, 'SIGSTOP')
-    try {
-      let next = 0
-      await Promise.all(
-        Array.from({ length: CLIENTS }, async () => {
-          while (next < batches.bodies.length) await post(url, batches.bodies[next++] as Buffer)
-        }),
-      )
-    } finally {
-      process.kill(engine.pid, 'SIGCONT')
-    }
-    const t0 = performance.now()
-    ctx.log(`11: ${fmt(total)} events accepted with the engine stopped; storing them`)
-    const redis = new Redis(ocean.redis.url)
-    try {
-      for (const deadline = Date.now() + 300_000; Number(await redis.get('ocean:telemetry:processed')) < total; await new Promise((r) => setTimeout(r, 20))) {
-        if (Date.now() > deadline) throw new Error(`the worker stored ${await redis.get('ocean:telemetry:processed')} of ${total} events in 300 s`)
-      }
-    } finally {
-      redis.disconnect()
-    }
-    seconds = (performance.now() - t0) / 1000
+    ctx.log(`11: accepting ${fmt(total)} events with the engine stopped, then storing them`)
+    seconds = await storeBacklog(ocean, batches)
     await waitForRows(ocean, total, 10_000, 100)
     rate = total / seconds
     await new Promise((r) => setTimeout(r, 1000)) // a duplicate stored late would show now
