@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { nextCompaction, tierOf } from '../../../services/ocean/src/stores/compaction-plan.ts'
+import { nextCompaction, sortKeySlices, tierOf } from '../../../services/ocean/src/stores/compaction-plan.ts'
 
 const base = { hotRows: 0, hotAgeMs: 0, partitions: [], hotMaxRows: 1000, hotMaxAgeMs: 60_000 }
 
@@ -41,5 +41,19 @@ describe('compaction plan', () => {
     }
     assert.equal(partitions.reduce((a, p) => a + p.rows, 0), 1_000_000)
     assert.ok(partitions.length <= 3 * 6, `${partitions.length} partitions for 1000 seals`)
+  })
+  it('cuts the sort key range into slices of at most so many rows, end to end, none empty', () => {
+    const space = 1n << 64n
+    for (const [rows, max, count] of [[0, 1000, 1], [1000, 1000, 1], [1001, 1000, 2], [3_200_000, 200_000, 16], [7, 2, 4], [5, 0, 5]] as const) {
+      const slices = sortKeySlices(rows, max)
+      assert.equal(slices.length, count, `${rows} rows, ${max} a slice`)
+      assert.equal(slices[0]?.from, 0n)
+      assert.equal(slices.at(-1)?.to, null)
+      for (let i = 1; i < slices.length; i++) assert.equal(slices[i]?.from, slices[i - 1]?.to, `slice ${i} starts where ${i - 1} ends`)
+      for (const s of slices.slice(0, -1)) assert.ok(s.to !== null && s.to > s.from && s.to <= space)
+      // Even: the slices' widths differ by less than one key.
+      const widths = slices.map((s) => (s.to ?? space) - s.from)
+      assert.ok(widths.every((w) => w - (widths[0] as bigint) < BigInt(count)), String(widths))
+    }
   })
 })

@@ -45,3 +45,18 @@ export function nextCompaction(input: CompactionInput): CompactionStep {
   }
   return { kind: 'none' }
 }
+
+/** 2^64: hash() gives a UBIGINT, so sort keys lie in [0, 2^64). */
+const SORT_KEY_SPACE = 1n << 64n
+
+/**
+ * Splits the sort key's range into as many equal slices as it takes for `rows` evenly spread rows to
+ * come to at most `maxSliceRows` a slice: [from, to) each, `to` null for the last. A merge sorts one
+ * slice at a time, so its sort holds about one slice's rows whatever the partitions' size (rows
+ * of one sensor share a key: a sensor with more rows than that still sorts in one slice).
+ */
+export function sortKeySlices(rows: number, maxSliceRows: number): { from: bigint; to: bigint | null }[] {
+  const count = Math.max(1, Math.ceil(rows / Math.max(1, maxSliceRows)))
+  const width = SORT_KEY_SPACE / BigInt(count)
+  return Array.from({ length: count }, (_, i) => ({ from: width * BigInt(i), to: i === count - 1 ? null : width * BigInt(i + 1) }))
+}

@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api'
-import { nextCompaction, type CompactionStep, type Partition } from './compaction-plan.ts'
+import { nextCompaction, sortKeySlices, type CompactionStep, type Partition } from './compaction-plan.ts'
 import { EventChunkWriter, type BufferedEntry } from './event-chunks.ts'
 import { replaceWhole, type SnapshotTaken } from './snapshots.ts'
 
@@ -179,24 +179,40 @@ export class TelemetryStore {
 
   private async sealHot(): Promise<void> {
     const name = `telemetry_p${this.nextPartition}`
-    const rows = await this.replace([], name, 'SELECT * FROM telemetry_hot', true)
+    const rows = await this.replace([], name, [`SELECT hash(sensor_id) AS sk, ${COLUMNS} FROM telemetry_hot`], true)
     this.partitions.push({ name, rows })
     this.hotRows = 0
     this.hotSince = 0
   }
 
+  /**
+   * Merges sorted partitions into one, a slice of the sort key at a time (each read through the
+   * partitions' zone maps), so the sort holds about hotMaxRows rows however big the partitions grow.
+   * Sorted whole, a merge held all its rows in DuckDB's memory: storing 3.4 M events (merges up to
+   * 3.2 M rows) took the engine to 422-482 MB of RSS, against 308-337 MB sliced (bench 12).
+   */
   private async merge(names: string[]): Promise<void> {
     const name = `telemetry_p${this.nextPartition}`
-    const source = names.map((n) => `SELECT ${COLUMNS} FROM ${n}`).join(' UNION ALL ')
-    const rows = await this.replace(names, name, source, false)
-    this.partitions = [...this.partitions.filter((p) => !names.includes(p.name)), { name, rows }]
+    const rows = this.partitions.filter((p) => names.includes(p.name)).reduce((n, p) => n + p.rows, 0)
+    const slices = sortKeySlices(rows, this.opts.hotMaxRows).map(({ from, to }) => {
+      const where = `sk >= ${from}::UBIGINT${to === null ? '' : ` AND sk < ${to}::UBIGINT`}`
+      return names.map((n) => `SELECT sk, ${COLUMNS} FROM ${n} WHERE ${where}`).join(' UNION ALL ')
+    })
+    const merged = await this.replace(names, name, slices, false)
+    this.partitions = [...this.partitions.filter((p) => !names.includes(p.name)), { name, rows: merged }]
   }
 
-  /** Builds a sorted partition from `source` and swaps it in for `drop` (and the hot rows) atomically. */
-  private async replace(drop: string[], name: string, source: string, fromHot: boolean): Promise<number> {
+  /**
+   * Builds a sorted partition from `sources` (each yielding (sk, columns); every key of one before
+   * every key of the next) and swaps it in for `drop` (and the hot rows) atomically.
+   */
+  private async replace(drop: string[], name: string, sources: string[], fromHot: boolean): Promise<number> {
     await this.writer.run('BEGIN TRANSACTION')
     try {
-      await this.writer.run(`CREATE TABLE ${name} AS SELECT hash(sensor_id) AS sk, ${COLUMNS} FROM (${source}) ORDER BY sk, ts`)
+      for (const [i, source] of sources.entries()) {
+        const sorted = `SELECT sk, ${COLUMNS} FROM (${source}) ORDER BY sk, ts`
+        await this.writer.run(i === 0 ? `CREATE TABLE ${name} AS ${sorted}` : `INSERT INTO ${name} ${sorted}`)
+      }
       const rows = await this.count(`SELECT count(*) FROM ${name}`)
       for (const d of drop) await this.writer.run(`DROP TABLE ${d}`)
       if (drop.length > 0) await this.writer.run(`DELETE FROM telemetry_parts WHERE name IN (${drop.map((d) => `'${d}'`).join(',')})`)
