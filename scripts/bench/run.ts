@@ -30,7 +30,7 @@ const BENCHES: Record<string, { title: string; run: (ctx: BenchContext) => Promi
     run: backpressureBench,
   },
   storage: { title: '11 sustained storage rate: 1.5 M events (quick: 0.3 M) stored from a backlog by 2 API + engine, compaction included, vs the DuckDB appender alone before and after', run: storageRateBench },
-  lean: { title: '12 lean processes: 7 API processes + engine under single-event and batch load (quick: 5 s): largest API process, engine and sum RSS vs a bare node:http hello-world', run: leanProcessesBench },
+  lean: { title: '12 lean processes: 7 API processes + engine under single-event and batch load (quick: 5 s): largest API process, engine and sum RSS vs a bare node:http hello-world; then the engine storing a backlog of 3.4 M events (quick: 1.05 M) through compaction\'s merges', run: leanProcessesBench },
   migrate: { title: '6 data migration PG -> DuckDB (5 M rows) and SQLite (1 M) incl. verification vs psql COPY and psql | sqlite3 (+ RSS), reverse SQLite -> PG (5 M) vs pgloader', run: migrateBench },
 }
 // RSS (benchmark 5) is sampled during 1 and 2.
