@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { TelemetryStore, type PackedEvent } from '../../../services/ocean/src/stores/duckdb-store.ts'
-import { sortKeySlices } from '../../../services/ocean/src/stores/compaction-plan.ts'
+import { sliceCondition, sortKeySlices } from '../../../services/ocean/src/stores/compaction-plan.ts'
 
 const T0 = Date.parse('2026-01-05T00:00:00Z')
 const HOT_MAX_ROWS = 1000
@@ -47,7 +47,8 @@ describe('compaction', () => {
     const step = await store.compact()
     assert.equal(step.kind, 'merge')
     // The merge really is cut: 4 slices of the key range here (4,000 rows, 1,000 a slice).
-    assert.equal(sortKeySlices(4 * HOT_MAX_ROWS, HOT_MAX_ROWS).length, 4)
+    const slices = sortKeySlices(4 * HOT_MAX_ROWS, HOT_MAX_ROWS)
+    assert.equal(slices.length, 4)
     assert.deepEqual(store.stats(), { hotRows: 0, partitions: 1 })
 
     const [part] = await store.readAll('SELECT name FROM telemetry_parts')
@@ -60,8 +61,7 @@ describe('compaction', () => {
     ) WHERE sk < psk OR (sk = psk AND ts < pts)`)
     assert.equal(disorder?.n, 0)
     // Every slice got rows (600 sensors spread over the key range), so the seams were crossed.
-    const slices = sortKeySlices(4 * HOT_MAX_ROWS, HOT_MAX_ROWS)
-    const perSlice = await store.readAll(`SELECT ${slices.map((s, i) => `count(*) FILTER (sk >= ${s.from}::UBIGINT${s.to === null ? '' : ` AND sk < ${s.to}::UBIGINT`})::INT AS s${i}`).join(', ')} FROM ${name}`)
+    const perSlice = await store.readAll(`SELECT ${slices.map((s, i) => `count(*) FILTER (${sliceCondition(s)})::INT AS s${i}`).join(', ')} FROM ${name}`)
     for (const [slice, n] of Object.entries(perSlice[0] ?? {})) assert.ok(Number(n) > 0, `slice ${slice} is empty`)
     // The view over the partitions answers as the rows were sent.
     const [busy] = await store.readAll(`SELECT count(*)::INT AS n FROM telemetry WHERE sensor_id = 'busy-sensor'`)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { nextCompaction, sortKeySlices, tierOf } from '../../../services/ocean/src/stores/compaction-plan.ts'
+import { nextCompaction, sliceCondition, sortKeySlices, tierOf } from '../../../services/ocean/src/stores/compaction-plan.ts'
 
 const base = { hotRows: 0, hotAgeMs: 0, partitions: [], hotMaxRows: 1000, hotMaxAgeMs: 60_000 }
 
@@ -55,5 +55,9 @@ describe('compaction plan', () => {
       const widths = slices.map((s) => (s.to ?? space) - s.from)
       assert.ok(widths.every((w) => w - (widths[0] as bigint) < BigInt(count)), String(widths))
     }
+  })
+  it('keeps the rows of a slice by its bounds, the last one open-ended', () => {
+    assert.equal(sliceCondition({ from: 0n, to: 10n }), 'sk >= 0::UBIGINT AND sk < 10::UBIGINT')
+    assert.equal(sliceCondition({ from: 18446744073709551610n, to: null }), 'sk >= 18446744073709551610::UBIGINT')
   })
 })

@@ -55,8 +55,18 @@ const SORT_KEY_SPACE = 1n << 64n
  * slice at a time, so its sort holds about one slice's rows whatever the partitions' size (rows
  * of one sensor share a key: a sensor with more rows than that still sorts in one slice).
  */
-export function sortKeySlices(rows: number, maxSliceRows: number): { from: bigint; to: bigint | null }[] {
+export interface SortKeySlice {
+  from: bigint
+  to: bigint | null
+}
+
+export function sortKeySlices(rows: number, maxSliceRows: number): SortKeySlice[] {
   const count = Math.max(1, Math.ceil(rows / Math.max(1, maxSliceRows)))
   const width = SORT_KEY_SPACE / BigInt(count)
   return Array.from({ length: count }, (_, i) => ({ from: width * BigInt(i), to: i === count - 1 ? null : width * BigInt(i + 1) }))
+}
+
+/** The SQL condition on `sk` that keeps the rows of one slice. */
+export function sliceCondition({ from, to }: SortKeySlice): string {
+  return `sk >= ${from}::UBIGINT${to === null ? '' : ` AND sk < ${to}::UBIGINT`}`
 }

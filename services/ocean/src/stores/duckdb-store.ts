@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api'
-import { nextCompaction, sortKeySlices, type CompactionStep, type Partition } from './compaction-plan.ts'
+import { nextCompaction, sliceCondition, sortKeySlices, type CompactionStep, type Partition } from './compaction-plan.ts'
 import { EventChunkWriter, type BufferedEntry } from './event-chunks.ts'
 import { replaceWhole, type SnapshotTaken } from './snapshots.ts'
 
@@ -194,10 +194,7 @@ export class TelemetryStore {
   private async merge(names: string[]): Promise<void> {
     const name = `telemetry_p${this.nextPartition}`
     const rows = this.partitions.filter((p) => names.includes(p.name)).reduce((n, p) => n + p.rows, 0)
-    const slices = sortKeySlices(rows, this.opts.hotMaxRows).map(({ from, to }) => {
-      const where = `sk >= ${from}::UBIGINT${to === null ? '' : ` AND sk < ${to}::UBIGINT`}`
-      return names.map((n) => `SELECT sk, ${COLUMNS} FROM ${n} WHERE ${where}`).join(' UNION ALL ')
-    })
+    const slices = sortKeySlices(rows, this.opts.hotMaxRows).map((slice) => names.map((n) => `SELECT sk, ${COLUMNS} FROM ${n} WHERE ${sliceCondition(slice)}`).join(' UNION ALL '))
     const merged = await this.replace(names, name, slices, false)
     this.partitions = [...this.partitions.filter((p) => !names.includes(p.name)), { name, rows: merged }]
   }
