@@ -7,7 +7,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { TelemetryStore, type BufferedEntry, type PackedEvent } from '../../../services/ocean/src/stores/duckdb-store.ts'
-import { CHUNK_ROWS, MAX_EPOCH_MS, writeMicros } from '../../../services/ocean/src/stores/event-chunks.ts'
+import { CHUNK_ROWS } from '../../../services/ocean/src/stores/event-chunks.ts'
+import { MAX_EPOCH_MS, writeMicros } from '../../../services/ocean/src/stores/event-columns.ts'
+import { decodeEntry } from '../../../services/ocean/src/buffer/event-codec.ts'
 
 const T0 = Date.parse('2026-01-05T00:00:00Z')
 let dir: string
@@ -38,31 +40,40 @@ function events(from: number, n: number): PackedEvent[] {
 }
 
 describe('appending events in data chunks', () => {
-  it('stores every value of entries that end inside, on and across chunk boundaries, in order', async () => {
-    const sizes = [CHUNK_ROWS - 1, 1, 2, CHUNK_ROWS, CHUNK_ROWS + 3, 5]
-    const entries: BufferedEntry[] = []
-    let from = 0
-    for (const [i, n] of sizes.entries()) {
-      entries.push({ id: `${1000 + i}-0`, events: events(from, n) })
-      from += n
-    }
-    assert.equal(await store.append(entries), from)
-    const rows = await store.readAll('SELECT sensor_id, epoch_ms(ts)::DOUBLE AS ms, value, data FROM telemetry_hot ORDER BY rowid')
-    const expected = entries.flatMap((e) => e.events)
-    assert.equal(rows.length, expected.length)
-    rows.forEach((r, i) => {
-      const [sensor, ts, value, data] = expected[i] as PackedEvent
-      assert.deepEqual([r.sensor_id, r.ms, r.value, r.data], [sensor, ts, value, data], `row ${i}`)
+  // The worker appends entries as decodeEntry lays them out from the buffer's JSON; migrations and
+  // tests hand packed events in. Both must store the same rows.
+  const forms: [string, (events: PackedEvent[]) => BufferedEntry['events']][] = [
+    ['laid out from the buffer', (events) => decodeEntry(JSON.stringify(events))],
+    ['packed', (events) => events],
+  ]
+  for (const [round, [form, lay]] of forms.entries()) {
+    it(`stores every value of entries (${form}) that end inside, on and across chunk boundaries, in order`, async () => {
+      const sizes = [CHUNK_ROWS - 1, 1, 2, CHUNK_ROWS, CHUNK_ROWS + 3, 5]
+      const sent: { id: string; events: PackedEvent[] }[] = []
+      let from = round * 100_000
+      for (const [i, n] of sizes.entries()) {
+        sent.push({ id: `${1000 + round * 100 + i}-0`, events: events(from, n) })
+        from += n
+      }
+      const before = await store.totalRows()
+      const expected = sent.flatMap((e) => e.events)
+      assert.equal(await store.append(sent.map((e) => ({ id: e.id, events: lay(e.events) }))), expected.length)
+      const rows = await store.readAll(`SELECT sensor_id, epoch_ms(ts)::DOUBLE AS ms, value, data FROM telemetry_hot ORDER BY rowid OFFSET ${before}`)
+      assert.equal(rows.length, expected.length)
+      rows.forEach((r, i) => {
+        const [sensor, ts, value, data] = expected[i] as PackedEvent
+        assert.deepEqual([r.sensor_id, r.ms, r.value, r.data], [sensor, ts, value, data], `row ${i}`)
+      })
+      assert.deepEqual([...(await store.storedEntryIds(sent.map((e) => e.id)))].sort(), sent.map((e) => e.id).sort())
+      // Equality on the written ids, inlined ones included (whose slots the writer reuses chunk after chunk).
+      const perSensor = new Map<string, number>()
+      for (const [sensor] of expected) perSensor.set(sensor, (perSensor.get(sensor) ?? 0) + 1)
+      for (const [sensor, n] of perSensor) {
+        const [found] = await store.readAll(`SELECT count(*)::INTEGER AS n FROM (SELECT sensor_id FROM telemetry_hot ORDER BY rowid OFFSET ${before}) WHERE sensor_id = $sensor`, { sensor })
+        assert.equal(found?.n, n, `rows equal to ${JSON.stringify(sensor)}`)
+      }
     })
-    assert.deepEqual([...(await store.storedEntryIds(entries.map((e) => e.id)))].sort(), entries.map((e) => e.id).sort())
-    // Equality on the written ids, inlined ones included (whose slots the writer reuses and zeroes).
-    const perSensor = new Map<string, number>()
-    for (const [sensor] of expected) perSensor.set(sensor, (perSensor.get(sensor) ?? 0) + 1)
-    for (const [sensor, n] of perSensor) {
-      const [found] = await store.readAll('SELECT count(*)::INTEGER AS n FROM telemetry_hot WHERE sensor_id = $sensor', { sensor })
-      assert.equal(found?.n, n, `rows equal to ${JSON.stringify(sensor)}`)
-    }
-  })
+  }
 
   it('stores nothing half-written when an event is refused, and the next append is whole', async () => {
     const good = events(50_000, 700)

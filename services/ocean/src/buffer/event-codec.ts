@@ -2,7 +2,7 @@
 // rules JSON schema cannot express: timestamps in range, `data` given as a JSON string parsed and
 // checked like an object. Pure, so every rule is unit-tested.
 import { Errors } from '../errors.ts'
-import { isEpochMillis, MAX_EPOCH_MS, type PackedEvent } from '../stores/event-chunks.ts'
+import { EventColumns, isEpochMillis, MAX_EPOCH_MS, type PackedEvent } from '../stores/event-columns.ts'
 
 export interface TelemetryEvent {
   sensor_id: string
@@ -96,7 +96,8 @@ export function chunk<T>(items: T[], size: number): T[][] {
   return out
 }
 
-export function decodeEntry(payload: string): PackedEvent[] {
+/** A buffer entry's events, checked and laid out in columns (the parsed arrays are garbage at once). */
+export function decodeEntry(payload: string): EventColumns {
   const events: unknown = JSON.parse(payload)
   if (!Array.isArray(events)) throw new Error('buffer entry is not an array of events')
   for (const e of events) {
@@ -106,5 +107,5 @@ export function decodeEntry(payload: string): PackedEvent[] {
       throw new Error('buffer entry holds a malformed event')
     }
   }
-  return events as PackedEvent[]
+  return EventColumns.from(events as PackedEvent[])
 }

@@ -9,7 +9,8 @@ import { nextCompaction, sliceCondition, sortKeySlices, type CompactionStep, typ
 import { EventChunkWriter, type BufferedEntry } from './event-chunks.ts'
 import { replaceWhole, type SnapshotTaken } from './snapshots.ts'
 
-export type { BufferedEntry, PackedEvent } from './event-chunks.ts'
+export type { BufferedEntry } from './event-chunks.ts'
+export type { PackedEvent } from './event-columns.ts'
 
 export interface TelemetryStoreOptions {
   dataDir: string

@@ -9,7 +9,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import { decodeEntry } from '../buffer/event-codec.ts'
 import { toRecord, type RedisBuffer } from '../buffer/redis-buffer.ts'
 import { timed, type Metrics } from '../metrics.ts'
-import type { BufferedEntry, PackedEvent, TelemetryStore } from '../stores/duckdb-store.ts'
+import type { BufferedEntry, TelemetryStore } from '../stores/duckdb-store.ts'
+import type { EventColumns } from '../stores/event-columns.ts'
 
 export interface WorkerOptions {
   consumer: string
@@ -21,8 +22,11 @@ export interface WorkerOptions {
 }
 
 type RawEntry = [id: string, fields: string[] | null]
-/** An entry as read: its events, or why they could not be decoded (it goes to the dead-letter stream). */
-type ReadEntry = { id: string; fields: string[] | null } & ({ events: PackedEvent[] } | { error: string })
+/**
+ * An entry as read: its events laid out in columns (not its text: what waits to be stored stays
+ * small), or why they could not be decoded and its fields (it goes to the dead-letter stream).
+ */
+type ReadEntry = { id: string; events: EventColumns } | { id: string; fields: string[] | null; error: string }
 /**
  * One XREADGROUP's entries, decoded, and how many were asked for (fewer: the stream had no more).
  * Decoding belongs to the read so that a read-ahead's JSON.parse runs while DuckDB commits or
@@ -301,10 +305,16 @@ export class IngestWorker {
     const keep: BufferedEntry[] = []
     for (const e of entries) {
       const tries = Math.max(deliveries.get(e.id) ?? 0, this.failures.get(e.id) ?? 0)
-      if (tries > this.opts.maxDeliveries) await this.deadLetter(e.id, ['e', JSON.stringify(e.events)], `delivered ${tries} times without being stored`)
+      if (tries > this.opts.maxDeliveries) await this.deadLetter(e.id, await this.fieldsOf(e.id), `delivered ${tries} times without being stored`)
       else keep.push(e)
     }
     return keep
+  }
+
+  /** An entry's fields as the stream holds them (still there: an unacknowledged entry is never trimmed). */
+  private async fieldsOf(id: string): Promise<string[] | null> {
+    const found = (await this.redis.xrange(this.buffer.names.stream, id, id)) as RawEntry[]
+    return found[0]?.[1] ?? null
   }
 
   private async deadLetter(id: string, fields: string[] | null, reason: string): Promise<void> {
@@ -340,7 +350,7 @@ export class IngestWorker {
 function decodeRaw([id, fields]: RawEntry): ReadEntry {
   try {
     if (!fields) throw new Error('entry was deleted from the stream')
-    return { id, fields, events: decodeEntry(fields[1] ?? '') }
+    return { id, events: decodeEntry(fields[1] ?? '') }
   } catch (e) {
     return { id, fields, error: String(e) }
   }
