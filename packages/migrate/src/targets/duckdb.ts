@@ -10,7 +10,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
-import { TelemetryStore } from '@ocean-ops/ocean/stores/duckdb-store'
+import { HOT_ROWS, TelemetryStore } from '@ocean-ops/ocean/stores/duckdb-store'
 import { OpsError } from '@ocean-ops/common'
 import type { Checksum } from '../values/checksum.ts'
 import type { Coercion } from '../state/checkpoints.ts'
@@ -239,7 +239,7 @@ export class DuckdbTarget {
 
   /** The checksum of telemetry's hot rows only (in the telemetry view's form: the same columns, the same hash). */
   async hotChecksum(plan: TablePlan): Promise<Checksum> {
-    return this.checksumOf(`SELECT count(*)::VARCHAR, COALESCE(sum(hash(${this.targetColumns(plan)})), 0)::VARCHAR FROM telemetry_hot`)
+    return this.checksumOf(`SELECT count(*)::VARCHAR, COALESCE(sum(hash(${this.targetColumns(plan)})), 0)::VARCHAR FROM (${HOT_ROWS})`)
   }
 
   async targetChecksum(plan: TablePlan, lo: string[] | null = null, hi: string[] | null = null): Promise<Checksum> {

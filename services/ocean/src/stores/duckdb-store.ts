@@ -1,7 +1,9 @@
 // The telemetry store: one DuckDB file owned by exactly one process (the ingest worker).
-// New events are appended in arrival order to a hot table; closed parts of it are compacted into
-// partitions sorted by (hash(sensor_id), ts), so one sensor's rows sit together on disk and the
+// New events are appended in arrival order to a hot table; a full one is compacted into a
+// partition sorted by (hash(sensor_id), ts), so one sensor's rows sit together on disk and the
 // integer zone maps skip everything else. Queries read the union of all of it through a view.
+// Compaction runs on a connection of its own while appends go on into the other hot table: the two
+// connections never write the same table.
 import fs from 'node:fs'
 import path from 'node:path'
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api'
@@ -24,6 +26,12 @@ export interface TelemetryStoreOptions {
 
 const COLUMNS = 'sensor_id, ts, value, data'
 
+interface HotRows {
+  rows: number
+  /** Since when the table has held rows (ms; 0 while empty). */
+  since: number
+}
+
 /**
  * DuckDB's library, loaded by the first store opened: only the process that owns the file maps it.
  * A static import loaded it into every process of the bundle, API processes and the supervisor too
@@ -39,17 +47,32 @@ async function loadDuckDB(): Promise<{ lib: DuckDB; bindings: Bindings }> {
 }
 const READERS = 4
 
+/**
+ * The two arrival-order tables: the worker appends to one while the other, full, is sorted into a
+ * partition on a connection of its own (rows in both are queried, and sealed, alike).
+ */
+export const HOT_TABLES = ['telemetry_hot', 'telemetry_hot_b'] as const
+type Hot = 0 | 1
+const other = (hot: Hot): Hot => (hot === 0 ? 1 : 0)
+
+/** Every hot row, as one relation of the table's columns (the migration checksums it). */
+export const HOT_ROWS = HOT_TABLES.map((t) => `SELECT ${COLUMNS} FROM ${t}`).join(' UNION ALL ')
+
 /** The view every query reads: the hot rows (sort key computed on the fly) and every partition. */
 function viewSql(partitions: Partition[]): string {
-  const branches = [`SELECT hash(sensor_id) AS sk, ${COLUMNS} FROM telemetry_hot`]
+  const branches = HOT_TABLES.map((t) => `SELECT hash(sensor_id) AS sk, ${COLUMNS} FROM ${t}`)
   for (const p of partitions) branches.push(`SELECT sk, ${COLUMNS} FROM ${p.name}`)
   return `CREATE OR REPLACE VIEW telemetry AS ${branches.join(' UNION ALL ')}`
 }
 
 export class TelemetryStore {
-  private hotRows = 0
+  /** Rows in each hot table. */
+  private readonly hot: [HotRows, HotRows] = [{ rows: 0, since: 0 }, { rows: 0, since: 0 }]
+  /** The hot table appends go to. */
+  private active: Hot = 0
+  /** The compaction step running on the compactor connection, if one is. */
+  private compacting: Promise<unknown> | null = null
   private readonly prepared = new WeakMap<DuckDBConnection, Map<string, DuckDBPreparedStatement>>()
-  private hotSince = 0
   private partitions: Partition[] = []
   private nextPartition = 1
 
@@ -57,8 +80,10 @@ export class TelemetryStore {
     private readonly lib: DuckDB,
     private readonly chunks: EventChunkWriter,
     private readonly instance: DuckDBInstance,
-    /** The writer: appends, compaction, bookkeeping. */
+    /** The writer: appends and the entry ids. */
     private readonly writer: DuckDBConnection,
+    /** Compaction's own connection: it sorts and merges while the writer appends (they touch different tables). */
+    private readonly compactor: DuckDBConnection,
     /** Readers for analytics: each sees committed data only (MVCC) and runs one query at a time. */
     private readonly readers: DuckDBConnection[],
     private readonly opts: TelemetryStoreOptions,
@@ -72,23 +97,28 @@ export class TelemetryStore {
     const { lib, bindings } = await loadDuckDB()
     const instance = await openWhenFree(lib, path.join(opts.dataDir, 'telemetry.duckdb'), { memory_limit: opts.memoryLimit, threads: String(opts.threads), temp_directory: tmp }, opts.lockWaitMs ?? 0)
     const writer = await instance.connect()
+    const compactor = await instance.connect()
     const readers = await Promise.all(Array.from({ length: READERS }, () => instance.connect()))
-    const store = new TelemetryStore(lib, new EventChunkWriter(lib, bindings), instance, writer, readers, opts)
+    const store = new TelemetryStore(lib, new EventChunkWriter(lib, bindings), instance, writer, compactor, readers, opts)
     await store.init()
     return store
   }
 
   private async init(): Promise<void> {
     await this.writer.run(`
-      CREATE TABLE IF NOT EXISTS telemetry_hot (sensor_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, value DOUBLE, data VARCHAR);
+      ${HOT_TABLES.map((t) => `CREATE TABLE IF NOT EXISTS ${t} (sensor_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, value DOUBLE, data VARCHAR);`).join('\n')}
       CREATE TABLE IF NOT EXISTS telemetry_parts (name VARCHAR NOT NULL, rows BIGINT NOT NULL, created_at TIMESTAMP NOT NULL);
       CREATE TABLE IF NOT EXISTS ingested_entries (entry_id VARCHAR NOT NULL, events INTEGER NOT NULL, ingested_at TIMESTAMP NOT NULL);
     `)
     const parts = await this.writer.runAndReadAll('SELECT name, rows::DOUBLE AS rows FROM telemetry_parts ORDER BY name')
     this.partitions = parts.getRowObjectsJS().map((r) => ({ name: String(r.name), rows: Number(r.rows) }))
     this.nextPartition = 1 + Math.max(0, ...this.partitions.map((p) => Number(p.name.replace('telemetry_p', ''))))
-    this.hotRows = await this.count('SELECT count(*) FROM telemetry_hot')
-    this.hotSince = this.hotRows > 0 ? Date.now() : 0
+    for (const hot of [0, 1] as const) {
+      const rows = await this.count(`SELECT count(*) FROM ${HOT_TABLES[hot]}`)
+      this.hot[hot] = { rows, since: rows > 0 ? Date.now() : 0 }
+    }
+    // Appends go on into a table that holds rows, not beside it: at most one is then left to seal.
+    this.active = this.hot[0].rows === 0 && this.hot[1].rows > 0 ? 1 : 0
     await this.writer.run(viewSql(this.partitions))
   }
 
@@ -110,9 +140,10 @@ export class TelemetryStore {
     if (entries.length === 0) return 0
     let rows = 0
     const { DuckDBTimestampValue } = this.lib
+    const hot = this.active
     await this.writer.run('BEGIN TRANSACTION')
     try {
-      const events = await this.writer.createAppender('telemetry_hot')
+      const events = await this.writer.createAppender(HOT_TABLES[hot])
       rows = this.chunks.append(events, entries)
       events.flushSync()
       events.closeSync()
@@ -131,9 +162,14 @@ export class TelemetryStore {
       await this.writer.run('ROLLBACK').catch(() => undefined)
       throw e
     }
-    if (this.hotRows === 0) this.hotSince = Date.now()
-    this.hotRows += rows
+    this.counted(hot, rows)
     return rows
+  }
+
+  private counted(hot: Hot, rows: number): void {
+    const h = this.hot[hot]
+    if (rows > 0 && h.rows === 0) h.since = Date.now()
+    h.rows += rows
   }
 
   /**
@@ -144,6 +180,7 @@ export class TelemetryStore {
   async appendSelect(entryId: string, select: string): Promise<number> {
     const id = entryId.replace(/[^0-9-]/g, '')
     let rows = 0
+    const hot = this.active
     await this.writer.run('BEGIN TRANSACTION')
     try {
       const seen = await this.writer.runAndReadAll(`SELECT count(*) FROM ingested_entries WHERE entry_id = '${id}'`)
@@ -151,7 +188,7 @@ export class TelemetryStore {
         await this.writer.run('ROLLBACK')
         return 0
       }
-      const inserted = await this.writer.run(`INSERT INTO telemetry_hot (${COLUMNS}) ${select}`)
+      const inserted = await this.writer.run(`INSERT INTO ${HOT_TABLES[hot]} (${COLUMNS}) ${select}`)
       rows = inserted.rowsChanged
       await this.writer.run(`INSERT INTO ingested_entries VALUES ('${id}', ${rows}, now())`)
       await this.writer.run('COMMIT')
@@ -159,31 +196,63 @@ export class TelemetryStore {
       await this.writer.run('ROLLBACK').catch(() => undefined)
       throw e
     }
-    if (rows > 0 && this.hotRows === 0) this.hotSince = Date.now()
-    this.hotRows += rows
+    this.counted(hot, rows)
     return rows
   }
 
-  /** Runs at most one compaction step; returns what it did. Called by the worker between batches. */
-  async compact(now = Date.now()): Promise<CompactionStep> {
-    const step = nextCompaction({
-      hotRows: this.hotRows,
-      hotAgeMs: this.hotRows > 0 ? now - this.hotSince : 0,
-      partitions: this.partitions,
-      hotMaxRows: this.opts.hotMaxRows,
-      hotMaxAgeMs: this.opts.hotMaxAgeMs,
+  /**
+   * Runs at most one compaction step on the compactor connection and resolves when it is done, to
+   * what it did; the worker calls it between batches and goes on appending meanwhile. While a step
+   * runs, another call does nothing ('none'). Sealing switches appends to the other hot table first
+   * (before this returns its promise), so the sort never holds back an append.
+   */
+  compact(now = Date.now()): Promise<CompactionStep> {
+    if (this.compacting) return Promise.resolve({ kind: 'none' })
+    const frozen = other(this.active)
+    const active = this.hot[this.active]
+    // A full table left by a stop in the middle of sealing it is sealed before anything else.
+    const step: CompactionStep = this.hot[frozen].rows > 0
+      ? { kind: 'seal-hot' }
+      : nextCompaction({
+          hotRows: active.rows,
+          hotAgeMs: active.rows > 0 ? now - active.since : 0,
+          partitions: this.partitions,
+          hotMaxRows: this.opts.hotMaxRows,
+          hotMaxAgeMs: this.opts.hotMaxAgeMs,
+        })
+    if (step.kind === 'none') return Promise.resolve(step)
+    let work: Promise<void>
+    if (step.kind === 'seal-hot') {
+      if (this.hot[frozen].rows === 0) this.active = frozen
+      work = this.sealHot(other(this.active))
+    } else work = this.merge(step.partitions)
+    const running = work.finally(() => {
+      this.compacting = null
     })
-    if (step.kind === 'seal-hot') await this.sealHot()
-    else if (step.kind === 'merge') await this.merge(step.partitions)
-    return step
+    this.compacting = running
+    return running.then(() => step)
   }
 
-  private async sealHot(): Promise<void> {
+  /**
+   * Resolves when appends may go on: at once, unless the hot table they go to holds twice
+   * hotMaxRows while a compaction step runs (a long merge); then when that step is done, so that
+   * sealing the table never sorts much more than hotMaxRows rows at once.
+   */
+  async roomToAppend(): Promise<void> {
+    if (this.hot[this.active].rows >= 2 * this.opts.hotMaxRows) await this.compacted()
+  }
+
+  /** Resolves once no compaction step is running (the store can then be closed). */
+  async compacted(): Promise<void> {
+    while (this.compacting) await this.compacting.catch(() => undefined)
+  }
+
+  private async sealHot(hot: Hot): Promise<void> {
     const name = `telemetry_p${this.nextPartition}`
-    const rows = await this.replace([], name, [`SELECT hash(sensor_id) AS sk, ${COLUMNS} FROM telemetry_hot`], true)
+    const table = HOT_TABLES[hot]
+    const rows = await this.replace([], name, [`SELECT hash(sensor_id) AS sk, ${COLUMNS} FROM ${table}`], table)
     this.partitions.push({ name, rows })
-    this.hotRows = 0
-    this.hotSince = 0
+    this.hot[hot] = { rows: 0, since: 0 }
   }
 
   /**
@@ -196,32 +265,34 @@ export class TelemetryStore {
     const name = `telemetry_p${this.nextPartition}`
     const rows = this.partitions.filter((p) => names.includes(p.name)).reduce((n, p) => n + p.rows, 0)
     const slices = sortKeySlices(rows, this.opts.hotMaxRows).map((slice) => names.map((n) => `SELECT sk, ${COLUMNS} FROM ${n} WHERE ${sliceCondition(slice)}`).join(' UNION ALL '))
-    const merged = await this.replace(names, name, slices, false)
+    const merged = await this.replace(names, name, slices, null)
     this.partitions = [...this.partitions.filter((p) => !names.includes(p.name)), { name, rows: merged }]
   }
 
   /**
    * Builds a sorted partition from `sources` (each yielding (sk, columns); every key of one before
-   * every key of the next) and swaps it in for `drop` (and the hot rows) atomically.
+   * every key of the next) and swaps it in for `drop` (and the hot table `emptied`) atomically, on
+   * the compactor connection.
    */
-  private async replace(drop: string[], name: string, sources: string[], fromHot: boolean): Promise<number> {
-    await this.writer.run('BEGIN TRANSACTION')
+  private async replace(drop: string[], name: string, sources: string[], emptied: string | null): Promise<number> {
+    const c = this.compactor
+    await c.run('BEGIN TRANSACTION')
     try {
       for (const [i, source] of sources.entries()) {
         const sorted = `SELECT sk, ${COLUMNS} FROM (${source}) ORDER BY sk, ts`
-        await this.writer.run(i === 0 ? `CREATE TABLE ${name} AS ${sorted}` : `INSERT INTO ${name} ${sorted}`)
+        await c.run(i === 0 ? `CREATE TABLE ${name} AS ${sorted}` : `INSERT INTO ${name} ${sorted}`)
       }
-      const rows = await this.count(`SELECT count(*) FROM ${name}`)
-      for (const d of drop) await this.writer.run(`DROP TABLE ${d}`)
-      if (drop.length > 0) await this.writer.run(`DELETE FROM telemetry_parts WHERE name IN (${drop.map((d) => `'${d}'`).join(',')})`)
-      if (fromHot) await this.writer.run('DELETE FROM telemetry_hot')
-      await this.writer.run(`INSERT INTO telemetry_parts VALUES ('${name}', ${rows}, now())`)
+      const rows = await this.count(`SELECT count(*) FROM ${name}`, c)
+      for (const d of drop) await c.run(`DROP TABLE ${d}`)
+      if (drop.length > 0) await c.run(`DELETE FROM telemetry_parts WHERE name IN (${drop.map((d) => `'${d}'`).join(',')})`)
+      if (emptied) await c.run(`DELETE FROM ${emptied}`)
+      await c.run(`INSERT INTO telemetry_parts VALUES ('${name}', ${rows}, now())`)
       this.nextPartition++
-      await this.writer.run(viewSql([...this.partitions.filter((p) => !drop.includes(p.name)), { name, rows }]))
-      await this.writer.run('COMMIT')
+      await c.run(viewSql([...this.partitions.filter((p) => !drop.includes(p.name)), { name, rows }]))
+      await c.run('COMMIT')
       return rows
     } catch (e) {
-      await this.writer.run('ROLLBACK').catch(() => undefined)
+      await c.run('ROLLBACK').catch(() => undefined)
       throw e
     }
   }
@@ -274,7 +345,7 @@ export class TelemetryStore {
   }
 
   stats(): { hotRows: number; partitions: number } {
-    return { hotRows: this.hotRows, partitions: this.partitions.length }
+    return { hotRows: this.hot.reduce((n, h) => n + h.rows, 0), partitions: this.partitions.length }
   }
 
   async ping(): Promise<void> {
@@ -305,6 +376,7 @@ export class TelemetryStore {
 
   close(): void {
     this.writer.closeSync()
+    this.compactor.closeSync()
     for (const r of this.readers) r.closeSync()
     this.instance.closeSync()
   }

@@ -189,12 +189,13 @@ export class IngestWorker {
           prefetched.catch(() => undefined)
         }
         if (entries.length > 0) {
+          await this.store.roomToAppend()
           const done = await this.process(entries)
           if ('error' in done) throw done.error
         } else if (this.readPending) this.readPending = false
         // Fewer entries than asked for, and few events: the stream was drained; a backlog is read at once.
         caughtUp = entries.length < count && entries.length * this.eventsPerEntry < TARGET_EVENTS / 2
-        await this.store.compact()
+        this.compactBeside()
         await this.maybeTrim()
         backoff = 100
       } catch (e) {
@@ -206,6 +207,18 @@ export class IngestWorker {
         backoff = Math.min(backoff * 2, 5000)
       }
     }
+    await this.store.compacted()
+  }
+
+  /**
+   * Starts the next compaction step, if one is due and none runs: DuckDB sorts on the store's
+   * compactor connection while this loop goes on appending (awaited only when the loop ends).
+   */
+  private compactBeside(): void {
+    this.store.compact().catch((e: unknown) => {
+      this.metrics.storeFailures.inc()
+      this.log.error({ err: e }, 'telemetry compaction failed; it is tried again after the next batch')
+    })
   }
 
   private async read(o: { block?: boolean } = {}): Promise<ReadResult> {
