@@ -6,9 +6,10 @@
 // connections never write the same table.
 import fs from 'node:fs'
 import path from 'node:path'
-import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBValue } from '@duckdb/node-api'
+import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api'
 import { nextCompaction, sliceCondition, sortKeySlices, type CompactionStep, type Partition } from './compaction-plan.ts'
 import { EventChunkWriter, type BufferedEntry } from './event-chunks.ts'
+import { ReaderPool } from './reader-pool.ts'
 import { replaceWhole, type SnapshotTaken } from './snapshots.ts'
 
 export type { BufferedEntry } from './event-chunks.ts'
@@ -72,7 +73,6 @@ export class TelemetryStore {
   private active: Hot = 0
   /** The compaction step running on the compactor connection, if one is. */
   private compacting: Promise<unknown> | null = null
-  private readonly prepared = new WeakMap<DuckDBConnection, Map<string, DuckDBPreparedStatement>>()
   private partitions: Partition[] = []
   private nextPartition = 1
 
@@ -85,10 +85,9 @@ export class TelemetryStore {
     /** Compaction's own connection: it sorts and merges while the writer appends (they touch different tables). */
     private readonly compactor: DuckDBConnection,
     /** Readers for analytics: each sees committed data only (MVCC) and runs one query at a time. */
-    private readonly readers: DuckDBConnection[],
+    private readonly readers: ReaderPool,
     private readonly opts: TelemetryStoreOptions,
   ) {
-    this.idle = [...readers]
   }
 
   static async open(opts: TelemetryStoreOptions): Promise<TelemetryStore> {
@@ -98,7 +97,7 @@ export class TelemetryStore {
     const instance = await openWhenFree(lib, path.join(opts.dataDir, 'telemetry.duckdb'), { memory_limit: opts.memoryLimit, threads: String(opts.threads), temp_directory: tmp }, opts.lockWaitMs ?? 0)
     const writer = await instance.connect()
     const compactor = await instance.connect()
-    const readers = await Promise.all(Array.from({ length: READERS }, () => instance.connect()))
+    const readers = new ReaderPool(await Promise.all(Array.from({ length: READERS }, () => instance.connect())))
     const store = new TelemetryStore(lib, new EventChunkWriter(lib, bindings), instance, writer, compactor, readers, opts)
     await store.init()
     return store
@@ -302,42 +301,14 @@ export class TelemetryStore {
     await this.writer.run(`DELETE FROM ingested_entries WHERE CAST(split_part(entry_id, '-', 1) AS BIGINT) < ${Math.floor(ms)}`)
   }
 
-  private readonly idle: DuckDBConnection[]
-  private readonly waiting: ((c: DuckDBConnection) => void)[] = []
-
   /** Runs `fn` on a free reader connection (waiting for one if all are busy). */
-  async withReader<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-    const conn = this.idle.pop() ?? (await new Promise<DuckDBConnection>((resolve) => this.waiting.push(resolve)))
-    try {
-      return await fn(conn)
-    } finally {
-      const next = this.waiting.shift()
-      if (next) next(conn)
-      else this.idle.push(conn)
-    }
+  withReader<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.readers.withReader(fn)
   }
 
-  /**
-   * A read query's rows (as JavaScript values) on one of the readers, through that reader's prepared
-   * statement for this SQL text: the analytics queries are a handful of texts run with other
-   * parameters, and binding and planning took a millisecond of a one-sensor query's ~3 ms. DuckDB
-   * plans a statement again by itself when the catalog changed (compaction replaces the view).
-   */
-  async readAll(sql: string, params: Record<string, DuckDBValue> = {}): Promise<Record<string, unknown>[]> {
-    return this.withReader(async (c) => {
-      let cache = this.prepared.get(c)
-      if (!cache) this.prepared.set(c, (cache = new Map()))
-      let stmt = cache.get(sql)
-      if (!stmt) {
-        stmt = await c.prepare(sql)
-        // A few distinct texts per reader in practice; bounded all the same.
-        if (cache.size >= 64) cache.clear()
-        cache.set(sql, stmt)
-      }
-      stmt.clearBindings()
-      if (Object.keys(params).length) stmt.bind(params)
-      return (await stmt.runAndReadAll()).getRowObjectsJS() as Record<string, unknown>[]
-    })
+  /** A read query's rows (as JavaScript values), on one of the readers (see ReaderPool.readAll). */
+  readAll(sql: string, params: Record<string, DuckDBValue> = {}): Promise<Record<string, unknown>[]> {
+    return this.readers.readAll(sql, params)
   }
 
   async totalRows(): Promise<number> {
@@ -377,7 +348,7 @@ export class TelemetryStore {
   close(): void {
     this.writer.closeSync()
     this.compactor.closeSync()
-    for (const r of this.readers) r.closeSync()
+    this.readers.close()
     this.instance.closeSync()
   }
 }
