@@ -67,8 +67,9 @@ export async function build(config: OceanConfig, deps: AppDeps): Promise<Fastify
       ? { loggerInstance: deps.loggerInstance }
       : { logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] } }),
     bodyLimit: 64 * 1024,
-    // A 256-byte id percent-encoded is at most 768 characters (ids.ts).
-    maxParamLength: 1024,
+    // A 256-byte id percent-encoded is at most 768 characters (ids.ts). (In routerOptions: set at
+    // the top level, Fastify 5 warns FSTDEP022 on every process's stderr.)
+    routerOptions: { maxParamLength: 1024 },
     // Slow clients cannot hold connections: see config.ts (OCEAN_*_TIMEOUT_SECONDS).
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.idleTimeoutMs,
