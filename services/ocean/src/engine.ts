@@ -30,6 +30,9 @@ export function storeOptions(config: OceanConfig): Parameters<typeof TelemetrySt
   }
 }
 
+/** How long a stopping engine waits for its worker after the drain's deadline has passed (with the default 20 s drain, a stop with Redis down takes ~27 s: inside the deploy's 30 s StopTimeout). */
+const WORKER_STOP_GRACE_MS = 2000
+
 export async function startEngine(config: OceanConfig, metrics: Metrics, log: FastifyBaseLogger): Promise<Engine> {
   const store = await TelemetryStore.open(storeOptions(config))
   keepPrivate(config.dataDir)
@@ -60,7 +63,16 @@ export async function startEngine(config: OceanConfig, metrics: Metrics, log: Fa
       else log.info(drained, 'buffer drained')
       redis.disconnect()
       gauges.disconnect()
-      await worker.stop()
+      // With Redis refusing connections, the command the worker waits on stays queued while ioredis
+      // reconnects, and disconnect() did not settle it (an engine stopped so was still waiting after
+      // 90 s). The worker gets a few seconds more, then is left as it is, DuckDB unclosed under it:
+      // the next start opens the file as after a crash (its WAL replayed); what the worker had not
+      // stored and acknowledged is still in Redis.
+      const stopped = await Promise.race([worker.stop().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), WORKER_STOP_GRACE_MS).unref())])
+      if (!stopped) {
+        log.warn({ graceSeconds: WORKER_STOP_GRACE_MS / 1000 }, 'the ingest worker is still waiting for Redis; stopping without closing DuckDB (the next start recovers it from its WAL)')
+        return
+      }
       store.close()
     },
   }

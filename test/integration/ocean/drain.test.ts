@@ -149,6 +149,43 @@ describe('the buffer is drained before the engine lets go of it', { timeout: 180
     assertAllOnce(await storedValues(dataDir, 'oneoff'), acked)
   })
 
+  it('a stop while Redis refuses connections ends within the drain time and a few seconds, and what was stored opens intact', async () => {
+    const own = await startRedis({ appendonly: true })
+    const dataDir = newDir()
+    const env = { OCEAN_API_KEY: KEY, REDIS_URL: own.url, OCEAN_DATA_DIR: dataDir, OCEAN_API_PROCESSES: '1', OCEAN_STREAM: 'drain:redis-gone', OCEAN_DRAIN_SECONDS: '2' }
+    const ocean = await spawnOcean(env)
+    const tree = [ocean.child.pid as number]
+    try {
+      await ocean.ready()
+      tree.push(...childRoles(ocean.child.pid as number).map((c) => c.pid))
+      const acked = await ingest(ocean.base, 5000, 'redis-gone')
+      for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 100))) {
+        const u = (await (await fetch(`${ocean.base}/api/ocean/telemetry/unprocessed`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { pending_entries: number; lag_entries: number }
+        if (u.pending_entries === 0 && u.lag_entries === 0) break
+        assert.ok(Date.now() < deadline, 'the engine stored the events within 30 s')
+      }
+      await own.stop()
+      const t0 = Date.now()
+      const exited = new Promise<number | null>((r) => ocean.child.once('exit', (code) => r(code)))
+      ocean.child.kill('SIGTERM')
+      // The drain's 2 s, its 5 s margin, the worker's 2 s grace; an engine that waited on Redis for ever never exited.
+      const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))])
+      assert.equal(code, 0, `the service exited (${code}) within 30 s of SIGTERM`)
+      assert.ok(Date.now() - t0 < 20_000, `stopped in ${Date.now() - t0} ms`)
+      for (const pid of tree.slice(1)) await waitExited(pid)
+      assertAllOnce(await storedValues(dataDir, 'redis-gone'), acked)
+    } finally {
+      for (const pid of tree) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // exited
+        }
+      }
+      await own.stop()
+    }
+  })
+
   it('the one-off drain fails, without a result, when Redis cannot be reached', async () => {
     const dataDir = newDir()
     const r = await runDrain({ OCEAN_API_KEY: KEY, REDIS_URL: `redis://:x@127.0.0.1:1`, OCEAN_DATA_DIR: dataDir })
