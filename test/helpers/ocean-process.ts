@@ -102,3 +102,17 @@ export async function waitExited(pid: number, timeoutMs = 10_000): Promise<void>
     await new Promise((r) => setTimeout(r, 20))
   }
 }
+
+/** Waits until the service's buffer has nothing pending or undelivered (everything accepted is stored); throws after timeoutMs. */
+export async function waitStored(base: string, apiKey: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const b = (await (await fetch(`${base}/api/ocean/telemetry/unprocessed`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as {
+      pending_entries: number
+      lag_entries: number
+    }
+    if (b.pending_entries === 0 && b.lag_entries === 0) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`backlog did not drain within ${timeoutMs / 1000} s`)
+}

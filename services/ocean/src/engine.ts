@@ -55,10 +55,7 @@ export async function startEngine(config: OceanConfig, metrics: Metrics, log: Fa
     analytics: new LocalAnalytics(store, metrics),
     async close() {
       // Redis unreachable: XREADGROUP waits for it, so the drain is bounded from outside too.
-      const drained = await Promise.race([
-        worker.stop({ drainMs: config.drainMs }),
-        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.drainMs + 5000).unref()),
-      ])
+      const drained = await within(worker.stop({ drainMs: config.drainMs }), config.drainMs + 5000)
       if (drained === 'timeout' || !drained?.drained) log.warn({ drainSeconds: config.drainMs / 1000, ...(drained === 'timeout' ? {} : drained) }, 'worker stopped before the buffer was drained (Redis unreachable, or a backlog larger than the drain time); the rest is stored at the next start')
       else log.info(drained, 'buffer drained')
       redis.disconnect()
@@ -68,14 +65,18 @@ export async function startEngine(config: OceanConfig, metrics: Metrics, log: Fa
       // 90 s). The worker gets a few seconds more, then is left as it is, DuckDB unclosed under it:
       // the next start opens the file as after a crash (its WAL replayed); what the worker had not
       // stored and acknowledged is still in Redis.
-      const stopped = await Promise.race([worker.stop().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), WORKER_STOP_GRACE_MS).unref())])
-      if (!stopped) {
+      if ((await within(worker.stop(), WORKER_STOP_GRACE_MS)) === 'timeout') {
         log.warn({ graceSeconds: WORKER_STOP_GRACE_MS / 1000 }, 'the ingest worker is still waiting for Redis; stopping without closing DuckDB (the next start recovers it from its WAL)')
         return
       }
       store.close()
     },
   }
+}
+
+/** `p`'s value, or 'timeout' if it has not settled within `ms` (the timer keeps no process alive). */
+function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  return Promise.race([p, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref())])
 }
 
 /** The oldest unstored event's age by the Redis server's clock, the clock its stream id was taken from. */

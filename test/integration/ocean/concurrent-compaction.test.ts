@@ -2,8 +2,9 @@
 // to the other hot table and sorts the full one meanwhile; merges touch only partitions. Appending
 // batch after batch while seals and merges run must leave every event exactly once and every entry
 // id recorded (how many merges run beside the appends depends on how fast DuckDB sorts: seals come
-// first whenever the hot table is full, so one test starts a merge on purpose); a file left with rows in both hot tables (a stop in the middle of a seal) must seal
-// the table appends left first, and lose nothing.
+// first whenever the hot table is full, so one test starts a merge on purpose); a file left with
+// rows in both hot tables (a stop in the middle of a seal) must seal the table appends left first,
+// and lose nothing.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'

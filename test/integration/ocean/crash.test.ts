@@ -7,7 +7,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { startRedis, type RedisServer } from '../../../scripts/lib/loopback-servers.ts'
 import { storedValues } from '../../helpers/stored-telemetry.ts'
-import { childRoles, spawnOcean, type OceanProcess } from '../../helpers/ocean-process.ts'
+import { childRoles, spawnOcean, waitStored, type OceanProcess } from '../../helpers/ocean-process.ts'
 
 const KEY = 'crash-test-key-0123456789'
 let redis: RedisServer
@@ -63,19 +63,6 @@ function ingest(base: () => string): Load {
   }
 }
 
-async function drain(base: string): Promise<void> {
-  const deadline = Date.now() + 60_000
-  while (Date.now() < deadline) {
-    const b = (await (await fetch(`${base}/api/ocean/telemetry/unprocessed`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as {
-      pending_entries: number
-      lag_entries: number
-    }
-    if (b.pending_entries === 0 && b.lag_entries === 0) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error('backlog did not drain within 60 s')
-}
-
 function assertExactlyOnce(stored: number[], load: Load): void {
   const unique = new Set(stored)
   assert.equal(unique.size, stored.length, `${stored.length - unique.size} events stored twice`)
@@ -112,7 +99,7 @@ describe('crash safety', () => {
       await load.stop()
     }
     assert.equal(kills, 6)
-    await drain(ocean.base)
+    await waitStored(ocean.base, KEY)
     assert.equal(await ocean.stop(), 0)
     assertExactlyOnce(await storedValues(dataDir), load)
   })
@@ -136,7 +123,7 @@ describe('crash safety', () => {
     } finally {
       await load.stop()
     }
-    await drain(ocean.base)
+    await waitStored(ocean.base, KEY)
     assert.equal(await ocean.stop(), 0)
     assertExactlyOnce(await storedValues(dataDir), load)
   })

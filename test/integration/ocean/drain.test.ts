@@ -13,7 +13,7 @@ import { startRedis, type RedisServer } from '../../../scripts/lib/loopback-serv
 import { bundleService, runtimeCommand } from '../../../services/ocean/runtime.ts'
 import { DRAIN_RESULT_PREFIX, type BufferAccount } from '../../../services/ocean/src/buffer/drain-result.ts'
 import { storedValues } from '../../helpers/stored-telemetry.ts'
-import { childRoles, spawnOcean, waitExited } from '../../helpers/ocean-process.ts'
+import { childRoles, spawnOcean, waitExited, waitStored } from '../../helpers/ocean-process.ts'
 
 const KEY = 'drain-test-key-0123456789'
 let redis: RedisServer
@@ -159,11 +159,7 @@ describe('the buffer is drained before the engine lets go of it', { timeout: 180
       await ocean.ready()
       tree.push(...childRoles(ocean.child.pid as number).map((c) => c.pid))
       const acked = await ingest(ocean.base, 5000, 'redis-gone')
-      for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 100))) {
-        const u = (await (await fetch(`${ocean.base}/api/ocean/telemetry/unprocessed`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { pending_entries: number; lag_entries: number }
-        if (u.pending_entries === 0 && u.lag_entries === 0) break
-        assert.ok(Date.now() < deadline, 'the engine stored the events within 30 s')
-      }
+      await waitStored(ocean.base, KEY, 30_000)
       await own.stop()
       const t0 = Date.now()
       const exited = new Promise<number | null>((r) => ocean.child.once('exit', (code) => r(code)))
