@@ -43,6 +43,7 @@ describe('the JSON body rule', () => {
     assert.match(jsonBodyProblem({ a: [1, { b: Infinity }] }) ?? '', /^body\/a\/1\/b must be a finite number/)
     assert.match(jsonBodyProblem(-Infinity) ?? '', /^body must be/)
     assert.match(jsonBodyProblem({ n: NaN }) ?? '', /body\/n/)
+    assert.match(jsonBodyProblem({ events: [{ value: 1 }, { value: -Infinity }, { value: NaN }], x: Infinity }) ?? '', /^body\/events\/1\/value must/, 'the first in document order')
   })
   it(`counts nesting from the body (level 1) to ${MAX_JSON_DEPTH}`, () => {
     const nest = (levels: number): unknown => {
