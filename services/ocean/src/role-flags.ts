@@ -10,6 +10,12 @@
 //   throughput (batches of 5,000: 100-109 batches/s vs 106-109; single events within the noise).
 //   A 2 MB semi-space as well: 81-87 MB, but 25-35 % fewer batches of 5,000 (70-80/s); a 1 MB
 //   semi-space (or --optimize-for-size, which implies it): 78-80 MB, 30-45 % fewer batches.
+//   Since the JSON body rule allocates nothing per value (json-body.ts; it had cost ~12 ms a
+//   5,000-event batch), a 2 MB semi-space costs the batches little: alternating bench 12 runs (7 API
+//   processes + engine, single events and batches of 1,000) gave the largest API process 80.3 and
+//   80.5 MB against 84.1 and 84.1 MB with 4 MB, the RSS sum 815-819 MB against 835-847 MB, with as
+//   many requests answered; batches of 5,000 from 4 clients into 2 API processes + engine: 243-278 k
+//   events/s accepted against 252-304 k (noisy; the engine stores beside them on the 2 cores).
 // - The engine: storing a backlog allocates ~20 MB a read, so a bigger semi-space than the API's
 //   (1 M buffered events stored in 2.57 s with 4 MB, 2.13 s with 16 MB, 1.94 s with 32 MB; 32 MB cost
 //   ~50 MB more RSS under load). 8 MB: bench 11 (1.5 M events) 366k and 318k events/s against 371k
@@ -20,7 +26,7 @@ export type ForkedRole = 'api' | 'engine'
 
 /** The heap settings each forked role runs with, replacing the supervisor's. */
 export const ROLE_HEAP_FLAGS: Record<ForkedRole, string[]> = {
-  api: ['--max-semi-space-size=4', '--heap-growing-percent=50'],
+  api: ['--max-semi-space-size=2', '--heap-growing-percent=50'],
   engine: ['--max-semi-space-size=8'],
 }
 

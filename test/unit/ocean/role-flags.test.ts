@@ -4,8 +4,8 @@ import { ROLE_HEAP_FLAGS, roleExecArgv } from '../../../services/ocean/src/role-
 
 const image = ['--max-semi-space-size=4']
 
-test("API processes keep the image's semi-space and get a slower heap growth", () => {
-  assert.deepEqual(roleExecArgv('api', image), ['--max-semi-space-size=4', '--heap-growing-percent=50'])
+test("API processes get a smaller semi-space than the image's and a slower heap growth", () => {
+  assert.deepEqual(roleExecArgv('api', image), ['--max-semi-space-size=2', '--heap-growing-percent=50'])
 })
 
 test('the engine gets an 8 MB semi-space and keeps V8 default heap growth', () => {
