@@ -51,6 +51,16 @@ export async function runEngine(config: OceanConfig, log: Logger): Promise<void>
     await server.close()
     await engine.close()
   })
+  // The supervisor forked it: if the supervisor dies (SIGKILL, out of memory) the IPC channel
+  // closes. Cluster's API processes exit at once then; the engine stops as on SIGTERM (drains the
+  // buffer, closes DuckDB) instead of running on unsupervised, holding DuckDB's lock against the
+  // engine a restarted service forks.
+  if (process.send) {
+    process.once('disconnect', () => {
+      log.warn('the supervisor is gone; stopping')
+      process.kill(process.pid, 'SIGTERM')
+    })
+  }
 }
 
 export async function runApi(config: OceanConfig, log: Logger): Promise<void> {

@@ -182,6 +182,33 @@ describe('the buffer is drained before the engine lets go of it', { timeout: 180
     }
   })
 
+  it('when the supervisor is killed the engine stops too, storing what was accepted, each once', async () => {
+    const dataDir = newDir()
+    const env = { OCEAN_API_KEY: KEY, REDIS_URL: redis.url, OCEAN_DATA_DIR: dataDir, OCEAN_API_PROCESSES: '1', OCEAN_STREAM: 'drain:orphan', OCEAN_DRAIN_SECONDS: '10' }
+    const ocean = await spawnOcean(env)
+    const tree = [ocean.child.pid as number]
+    try {
+      await ocean.ready()
+      const children = childRoles(ocean.child.pid as number)
+      tree.push(...children.map((c) => c.pid))
+      const engine = children.find((c) => c.role === 'engine')?.pid
+      assert.ok(engine, `an engine among the supervisor's children: ${JSON.stringify(children)}`)
+      const acked = await ingest(ocean.base, 5000, 'orphan')
+      ocean.child.kill('SIGKILL')
+      // An engine left running kept DuckDB's lock with nobody to stop it; now it drains and exits.
+      for (const pid of tree.slice(1)) await waitExited(pid, 20_000)
+      assertAllOnce(await storedValues(dataDir, 'orphan'), acked)
+    } finally {
+      for (const pid of tree) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // exited
+        }
+      }
+    }
+  })
+
   it('the one-off drain fails, without a result, when Redis cannot be reached', async () => {
     const dataDir = newDir()
     const r = await runDrain({ OCEAN_API_KEY: KEY, REDIS_URL: `redis://:x@127.0.0.1:1`, OCEAN_DATA_DIR: dataDir })
