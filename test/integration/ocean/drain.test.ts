@@ -57,6 +57,17 @@ function assertAllOnce(stored: number[], acked: number[]): void {
   assert.equal(stored.length, acked.length)
 }
 
+/** Whatever of the service's process tree is still running is killed (a failed test leaves nothing behind). */
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // exited
+    }
+  }
+}
+
 /** Runs `OCEAN_ROLE=drain` as the rollback does (the API stopped) and returns its account. */
 async function runDrain(env: Record<string, string>): Promise<{ code: number | null; account?: BufferAccount; stderr: string }> {
   const runtime = runtimeCommand(await bundleService())
@@ -171,13 +182,7 @@ describe('the buffer is drained before the engine lets go of it', { timeout: 180
       for (const pid of tree.slice(1)) await waitExited(pid)
       assertAllOnce(await storedValues(dataDir, 'redis-gone'), acked)
     } finally {
-      for (const pid of tree) {
-        try {
-          process.kill(pid, 'SIGKILL')
-        } catch {
-          // exited
-        }
-      }
+      killAll(tree)
       await own.stop()
     }
   })
@@ -199,13 +204,7 @@ describe('the buffer is drained before the engine lets go of it', { timeout: 180
       for (const pid of tree.slice(1)) await waitExited(pid, 20_000)
       assertAllOnce(await storedValues(dataDir, 'orphan'), acked)
     } finally {
-      for (const pid of tree) {
-        try {
-          process.kill(pid, 'SIGKILL')
-        } catch {
-          // exited
-        }
-      }
+      killAll(tree)
     }
   })
 
