@@ -115,6 +115,8 @@ export function loadConfig(env: Env = process.env): OceanConfig {
     maxFutureSeconds: int(env, 'OCEAN_MAX_FUTURE_SECONDS', 300, 0, 86400 * 7),
     hotMaxRows: int(env, 'OCEAN_HOT_MAX_ROWS', 200_000, 1000, 10_000_000),
     hotMaxAgeMs: int(env, 'OCEAN_HOT_MAX_AGE_MS', 60_000, 100, 86_400_000),
+    // 64MB kept the engine ~20-50 MB leaner through a backlog's merges (DuckDB evicts and frees sooner), but
+    // bench 4's all-sensors query (2 M groups over 10 M rows) then ran out of memory.
     duckdbMemoryLimit: env.OCEAN_DUCKDB_MEMORY_LIMIT ?? '256MB',
     duckdbThreads: int(env, 'OCEAN_DUCKDB_THREADS', 2, 1, 64),
     duckdbLockWaitMs: int(env, 'OCEAN_DUCKDB_LOCK_WAIT_SECONDS', 60, 0, 3600) * 1000,
