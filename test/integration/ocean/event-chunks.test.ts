@@ -45,6 +45,15 @@ describe('appending events in data chunks', () => {
   const forms: [string, (events: PackedEvent[]) => BufferedEntry['events']][] = [
     ['laid out from the buffer', (events) => decodeEntry(JSON.stringify(events))],
     ['packed', (events) => events],
+    // The worker hands a stored entry's buffer to the next one (EventColumns.release): laid out over
+    // another entry's bytes, every value and every equality on an inlined id must still hold.
+    [
+      'laid out in a buffer another entry released',
+      (sent) => {
+        decodeEntry(JSON.stringify(events(700_000 + sent.length * 3, sent.length).reverse())).release()
+        return decodeEntry(JSON.stringify(sent))
+      },
+    ],
   ]
   for (const [round, [form, lay]] of forms.entries()) {
     it(`stores every value of entries (${form}) that end inside, on and across chunk boundaries, in order`, async () => {

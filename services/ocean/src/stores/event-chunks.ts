@@ -118,21 +118,27 @@ export class EventChunkWriter {
     let n = 0
     let rows = 0
     for (const entry of entries) {
+      const laidOut = entry.events instanceof EventColumns
       const cols = entry.events instanceof EventColumns ? entry.events : EventColumns.from(entry.events)
-      for (let from = 0; from < cols.length; ) {
-        const count = Math.min(cols.length - from, CHUNK_ROWS - n)
-        this.sensors.copy(cols.sensors, from, count, n)
-        this.micros.set(cols.micros.subarray(2 * from, 2 * (from + count)), 2 * n)
-        this.values.set(cols.values.subarray(from, from + count), n)
-        this.valueValidity.copy(cols.valueNulls, from, count, n)
-        this.data.copy(cols.data, from, count, n)
-        from += count
-        n += count
-        if (n === CHUNK_ROWS) {
-          this.flush(appender, n)
-          rows += n
-          n = 0
+      try {
+        for (let from = 0; from < cols.length; ) {
+          const count = Math.min(cols.length - from, CHUNK_ROWS - n)
+          this.sensors.copy(cols.sensors, from, count, n)
+          this.micros.set(cols.micros.subarray(2 * from, 2 * (from + count)), 2 * n)
+          this.values.set(cols.values.subarray(from, from + count), n)
+          this.valueValidity.copy(cols.valueNulls, from, count, n)
+          this.data.copy(cols.data, from, count, n)
+          from += count
+          n += count
+          if (n === CHUNK_ROWS) {
+            this.flush(appender, n)
+            rows += n
+            n = 0
+          }
         }
+      } finally {
+        // Laid out here, copied now: its buffer goes to the next entry (the caller's stay theirs).
+        if (!laidOut) cols.release()
       }
     }
     if (n > 0) this.flush(appender, n)

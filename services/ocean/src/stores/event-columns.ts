@@ -48,9 +48,10 @@ export class StringSlots {
   readonly apart: ApartString[] = []
   readonly nulls: number[] = []
 
-  constructor(rows: number) {
-    this.bytes = new Uint8Array(rows * STRING_T_BYTES)
-    this.words = new Uint32Array(this.bytes.buffer)
+  /** The slots of `rows` rows in `buffer` (all zero) from `byteOffset`. */
+  constructor(rows: number, buffer = new ArrayBuffer(rows * STRING_T_BYTES), byteOffset = 0) {
+    this.bytes = new Uint8Array(buffer, byteOffset, rows * STRING_T_BYTES)
+    this.words = new Uint32Array(buffer, byteOffset, rows * 4)
   }
 
   set(row: number, s: string | null): void {
@@ -77,7 +78,46 @@ export class StringSlots {
   }
 }
 
-/** Events as the columns (sensor_id VARCHAR, ts TIMESTAMP, value DOUBLE, data VARCHAR) hold them. */
+/** Bytes a row takes in an entry's buffer: two duckdb_string_t slots, int64 microseconds and a double. */
+const ROW_BYTES = 2 * STRING_T_BYTES + 8 + 8
+/** Entries of fewer rows get a buffer of their own, left to the garbage collector. */
+export const POOLED_MIN_ROWS = 64
+/** The most bytes of released buffers kept for the next entries. */
+const POOL_MAX_BYTES = 8 * 1024 * 1024
+
+/**
+ * The buffers of laid-out entries, handed back once an entry is stored (EventColumns.release) and
+ * reused by the next ones. The worker lays out each entry as it reads it, and a read's entries live
+ * until it is stored (the read ahead waits while the one in hand is stored): long enough for V8 to
+ * promote their typed arrays, which only a full GC then freed. Storing a backlog, the engine held
+ * 2-22 MB of them, rising between full GCs. Buffers are kept by capacity (rows rounded up to a power
+ * of two), zeroed when taken again, as a new one is.
+ */
+const released = new Map<number, ArrayBuffer[]>()
+let releasedBytes = 0
+
+function takeBuffer(capacity: number): ArrayBuffer {
+  const buffer = released.get(capacity)?.pop()
+  if (!buffer) return new ArrayBuffer(capacity * ROW_BYTES)
+  releasedBytes -= buffer.byteLength
+  new Uint8Array(buffer).fill(0)
+  return buffer
+}
+
+function keepBuffer(capacity: number, buffer: ArrayBuffer): void {
+  if (releasedBytes + buffer.byteLength > POOL_MAX_BYTES) return
+  const kept = released.get(capacity)
+  if (kept) kept.push(buffer)
+  else released.set(capacity, [buffer])
+  releasedBytes += buffer.byteLength
+}
+
+/** Bytes of released buffers kept for reuse (for tests). */
+export function keptBufferBytes(): number {
+  return releasedBytes
+}
+
+/** Events as the columns (sensor_id VARCHAR, ts TIMESTAMP, value DOUBLE, data VARCHAR) hold them, in one buffer. */
 export class EventColumns {
   readonly sensors: StringSlots
   /** int64 microseconds, as low and high 32-bit words. */
@@ -87,27 +127,53 @@ export class EventColumns {
   /** Rows whose value is null, in order. */
   readonly valueNulls: number[] = []
   readonly data: StringSlots
+  private released = false
 
-  private constructor(readonly length: number) {
-    this.sensors = new StringSlots(length)
-    this.micros = new Uint32Array(length * 2)
-    this.values = new Float64Array(length)
-    this.data = new StringSlots(length)
+  private constructor(
+    readonly length: number,
+    private readonly capacity: number,
+    private readonly buffer: ArrayBuffer,
+  ) {
+    // Each column starts at a multiple of 8 bytes: capacity · 16, · 32 and · 40.
+    this.sensors = new StringSlots(length, buffer, 0)
+    this.data = new StringSlots(length, buffer, capacity * STRING_T_BYTES)
+    this.micros = new Uint32Array(buffer, capacity * 2 * STRING_T_BYTES, length * 2)
+    this.values = new Float64Array(buffer, capacity * (2 * STRING_T_BYTES + 8), length)
   }
 
   /** Lays out `events`; throws on a timestamp DuckDB cannot hold exactly (nothing is half-laid-out: the caller gets nothing). */
   static from(events: readonly PackedEvent[]): EventColumns {
-    const c = new EventColumns(events.length)
-    for (let n = 0; n < events.length; n++) {
-      const [sensor, ts, value, data] = events[n] as PackedEvent
-      if (!isEpochMillis(ts)) throw new Error(`event timestamp ${ts} is not an epoch millisecond DuckDB can hold`)
-      c.sensors.set(n, sensor)
-      writeMicros(c.micros, n, ts)
-      if (value === null) c.valueNulls.push(n)
-      else c.values[n] = value
-      c.data.set(n, data)
+    const rows = events.length
+    const capacity = rows < POOLED_MIN_ROWS ? rows : 2 ** Math.ceil(Math.log2(rows))
+    const c = new EventColumns(rows, capacity, rows < POOLED_MIN_ROWS ? new ArrayBuffer(rows * ROW_BYTES) : takeBuffer(capacity))
+    try {
+      for (let n = 0; n < rows; n++) {
+        const [sensor, ts, value, data] = events[n] as PackedEvent
+        if (!isEpochMillis(ts)) throw new Error(`event timestamp ${ts} is not an epoch millisecond DuckDB can hold`)
+        c.sensors.set(n, sensor)
+        writeMicros(c.micros, n, ts)
+        if (value === null) c.valueNulls.push(n)
+        else c.values[n] = value
+        c.data.set(n, data)
+      }
+    } catch (e) {
+      c.release()
+      throw e
     }
     return c
+  }
+
+  /**
+   * Hands the buffer back for the next entries: once these events are stored or given up, never
+   * while they may still be read. Its views are detached then, so a later read throws instead of
+   * seeing another entry's events. A second call does nothing.
+   */
+  release(): void {
+    if (this.released) return
+    this.released = true
+    if (this.length < POOLED_MIN_ROWS) return
+    // Transferring detaches this entry's views; the memory moves to the new ArrayBuffer, uncopied.
+    keepBuffer(this.capacity, structuredClone(this.buffer, { transfer: [this.buffer] }))
   }
 }
 

@@ -131,10 +131,14 @@ export class IngestWorker {
         claimed = true
         const { entries } = await this.read({ block: false })
         if (entries.length > 0) {
-          const done = await this.process(entries)
-          result.events += done.events
-          result.entries += done.entries
-          if ('error' in done) throw done.error
+          try {
+            const done = await this.process(entries)
+            result.events += done.events
+            result.entries += done.entries
+            if ('error' in done) throw done.error
+          } finally {
+            releaseAll(entries)
+          }
         } else if (this.readPending) this.readPending = false
         else {
           result.drained = true
@@ -189,9 +193,13 @@ export class IngestWorker {
           prefetched.catch(() => undefined)
         }
         if (entries.length > 0) {
-          await this.store.roomToAppend()
-          const done = await this.process(entries)
-          if ('error' in done) throw done.error
+          try {
+            await this.store.roomToAppend()
+            const done = await this.process(entries)
+            if ('error' in done) throw done.error
+          } finally {
+            releaseAll(entries)
+          }
         } else if (this.readPending) this.readPending = false
         // Fewer entries than asked for, and few events: the stream was drained; a backlog is read at once.
         caughtUp = entries.length < count && entries.length * this.eventsPerEntry < TARGET_EVENTS / 2
@@ -358,6 +366,11 @@ export class IngestWorker {
     // Entries below the trim point are acknowledged and gone: they can never be delivered again.
     await this.store.forgetEntriesBefore(Number(trimId.split('-')[0]) - 3_600_000)
   }
+}
+
+/** A read's entries are stored, or left pending to be read (and laid out) again: their buffers go to the next reads. */
+function releaseAll(entries: ReadEntry[]): void {
+  for (const entry of entries) if ('events' in entry) entry.events.release()
 }
 
 function decodeRaw([id, fields]: RawEntry): ReadEntry {
