@@ -105,6 +105,8 @@ function takeBuffer(capacity: number): ArrayBuffer {
 }
 
 function keepBuffer(capacity: number, buffer: ArrayBuffer): void {
+  // Full: the buffer is left to the garbage collector. (Kept by one entry size, the pool serves no
+  // other until those are taken again; entries are mostly OCEAN_ENTRY_EVENTS long.)
   if (releasedBytes + buffer.byteLength > POOL_MAX_BYTES) return
   const kept = released.get(capacity)
   if (kept) kept.push(buffer)
@@ -165,8 +167,9 @@ export class EventColumns {
 
   /**
    * Hands the buffer back for the next entries: once these events are stored or given up, never
-   * while they may still be read. Its views are detached then, so a later read throws instead of
-   * seeing another entry's events. A second call does nothing.
+   * while they may still be read. A pooled buffer's views (entries of POOLED_MIN_ROWS or more) are
+   * detached then, so a later read throws instead of seeing another entry's events; a small entry's
+   * buffer is its own and left to the garbage collector. A second call does nothing.
    */
   release(): void {
     if (this.released) return
