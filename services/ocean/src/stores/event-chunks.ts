@@ -118,7 +118,6 @@ export class EventChunkWriter {
     let n = 0
     let rows = 0
     for (const entry of entries) {
-      const laidOut = entry.events instanceof EventColumns
       const cols = entry.events instanceof EventColumns ? entry.events : EventColumns.from(entry.events)
       try {
         for (let from = 0; from < cols.length; ) {
@@ -138,7 +137,7 @@ export class EventChunkWriter {
         }
       } finally {
         // Laid out here, copied now: its buffer goes to the next entry (the caller's stay theirs).
-        if (!laidOut) cols.release()
+        if (cols !== entry.events) cols.release()
       }
     }
     if (n > 0) this.flush(appender, n)

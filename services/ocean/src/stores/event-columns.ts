@@ -96,8 +96,9 @@ const POOL_MAX_BYTES = 8 * 1024 * 1024
 const released = new Map<number, ArrayBuffer[]>()
 let releasedBytes = 0
 
+/** A zeroed buffer for `capacity` rows: a released one when there is, for entries that are pooled. */
 function takeBuffer(capacity: number): ArrayBuffer {
-  const buffer = released.get(capacity)?.pop()
+  const buffer = capacity < POOLED_MIN_ROWS ? undefined : released.get(capacity)?.pop()
   if (!buffer) return new ArrayBuffer(capacity * ROW_BYTES)
   releasedBytes -= buffer.byteLength
   new Uint8Array(buffer).fill(0)
@@ -147,7 +148,7 @@ export class EventColumns {
   static from(events: readonly PackedEvent[]): EventColumns {
     const rows = events.length
     const capacity = rows < POOLED_MIN_ROWS ? rows : 2 ** Math.ceil(Math.log2(rows))
-    const c = new EventColumns(rows, capacity, rows < POOLED_MIN_ROWS ? new ArrayBuffer(rows * ROW_BYTES) : takeBuffer(capacity))
+    const c = new EventColumns(rows, capacity, takeBuffer(capacity))
     try {
       for (let n = 0; n < rows; n++) {
         const [sensor, ts, value, data] = events[n] as PackedEvent
@@ -174,7 +175,7 @@ export class EventColumns {
   release(): void {
     if (this.released) return
     this.released = true
-    if (this.length < POOLED_MIN_ROWS) return
+    if (this.capacity < POOLED_MIN_ROWS) return
     // Transferring detaches this entry's views; the memory moves to the new ArrayBuffer, uncopied.
     keepBuffer(this.capacity, structuredClone(this.buffer, { transfer: [this.buffer] }))
   }
