@@ -9,6 +9,14 @@
 // and ~0.8 MB minified; measured with 7 API processes + engine under bench 12's load, the largest
 // API process 81.6-83.4 MB against 89.3-90.8 MB with the packages loaded from node_modules, the
 // supervisor 50 MB against 57 MB. Native addons (better-sqlite3, DuckDB) stay in node_modules.
+// DUCKDB_JE_MALLOC_CONF: DuckDB's node bindings allocate its memory with their own jemalloc (its
+// symbols prefixed duckdb_je_; glibc's malloc and MALLOC_ARENA_MAX do not reach it), which DuckDB
+// starts with one arena per core, freed pages kept 1 s, then handed back lazily (MADV_FREE, still
+// counted in RSS) for another second. One arena, and freed pages handed back at once after that
+// second (muzzy_decay_ms:0): the engine's memory outside V8 at its RSS peak through bench 12's 3.4
+// M-event backlog 206-226 MB against 211-262 MB (engine probe, 4 runs each, alternating), the backlog
+// stored in as long. Handing pages back at once (dirty_decay_ms:0 as well) kept 5-10 MB less but
+// stored the backlog 20-30 % slower. API processes and the supervisor do not load DuckDB.
 // The Dockerfile repeats NODE_FLAGS and RUNTIME_ENV (a unit test holds them equal).
 import fs from 'node:fs'
 import path from 'node:path'
@@ -21,7 +29,7 @@ export const BUNDLE = 'dist/main.mjs'
 /** npm packages with a native addon: loaded from node_modules at run time, not bundled. */
 export const NATIVE_PACKAGES = ['better-sqlite3', '@duckdb/node-api', '@duckdb/node-bindings']
 export const NODE_FLAGS = ['--max-semi-space-size=4']
-export const RUNTIME_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '1' }
+export const RUNTIME_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '1', DUCKDB_JE_MALLOC_CONF: 'narenas:1,muzzy_decay_ms:0' }
 
 /** esbuild's options for the service's bundle, written to `outdir`. */
 export function serviceBuildOptions(outdir: string): BuildOptions {

@@ -21,18 +21,24 @@
 //   percent, and by 2 MB only when it optimizes for memory (--optimize-for-size, which also forces a
 //   1 MB semi-space: largest API process 75.7 / 76.7 MB against 80.3 / 79.7, with 17-34 % fewer
 //   single events).
-// - The engine: storing a backlog allocates ~20 MB a read, so a bigger semi-space than the API's
-//   (1 M buffered events stored in 2.57 s with 4 MB, 2.13 s with 16 MB, 1.94 s with 32 MB; 32 MB cost
-//   ~50 MB more RSS under load). 8 MB: bench 11 (1.5 M events) 366k and 318k events/s against 371k
-//   and 314k with 16 MB, alternating; engine RSS peak under bench 12's load 234 MB vs 257 MB.
-//   V8's default heap growth (1.5x: 251 MB, no faster).
+// - The engine: storing a backlog once allocated ~20 MB a read, so it got a bigger semi-space than the
+//   API's (1 M buffered events stored in 2.57 s with 4 MB, 2.13 s with 16 MB; 8 MB as fast as 16 MB).
+//   Since an entry's columns go back to a pool once stored (event-columns.ts), it allocates less,
+//   and what grew its heap was garbage promoted while a read waits for the one before it: with V8's
+//   default growth the old generation reached 35-65 MB over a live heap of ~15 MB, and the engine's
+//   RSS peak through bench 12's 3.4 M-event backlog swung by ±25 MB with it. Measured there (engine
+//   probe, 3 runs each, DuckDB's allocator options of runtime.ts set in all): V8's heap at the RSS
+//   peak 64-79 MB and RSS 269-283 MB with an 8 MB semi-space; 37-40 MB and 253-261 MB with the heap
+//   growth at 1.5x; 29-30 MB and 234-252 MB with a 4 MB semi-space as well, the backlog stored in as
+//   long (3.8-5.2 s against 3.8-5.9 s). Bench 11, alternating with the previous settings: 0.88-0.95x
+//   the appender alone against 0.87-0.99x.
 
 export type ForkedRole = 'api' | 'engine'
 
 /** The heap settings each forked role runs with, replacing the supervisor's. */
 export const ROLE_HEAP_FLAGS: Record<ForkedRole, string[]> = {
   api: ['--max-semi-space-size=2', '--heap-growing-percent=50'],
-  engine: ['--max-semi-space-size=8'],
+  engine: ['--max-semi-space-size=4', '--heap-growing-percent=50'],
 }
 
 const HEAP_FLAG = /^--(max-semi-space-size|min-semi-space-size|heap-growing-percent|optimize-for-size)(=|$)/

@@ -12,6 +12,7 @@ import { startRedis, type RedisServer } from '../../../scripts/lib/loopback-serv
 import { API_KEY, startOcean, type Harness } from '../../helpers/ocean-harness.ts'
 import { childRoles, spawnOcean, type OceanProcess } from '../../helpers/ocean-process.ts'
 import { ROLE_HEAP_FLAGS } from '../../../services/ocean/src/role-flags.ts'
+import { RUNTIME_ENV } from '../../../services/ocean/runtime.ts'
 import { metricValue } from '../../helpers/metrics-text.ts'
 
 const CATALOG: [string, 'counter' | 'gauge' | 'histogram'][] = [
@@ -216,7 +217,9 @@ describe('metrics, several processes: one scrape adds them all up', () => {
     }
     assert.match(maps(engine.pid), /duckdb/, 'the engine loads DuckDB')
     for (const f of ROLE_HEAP_FLAGS.engine) assert.ok(argv(engine.pid).includes(f), `the engine runs with ${f}`)
-    assert.ok(!argv(engine.pid).some((a) => a.startsWith('--heap-growing-percent')), "the engine keeps V8's default heap growth")
+    // DuckDB's allocator options (runtime.ts) reach the process that loads DuckDB.
+    const environ = fs.readFileSync(`/proc/${engine.pid}/environ`, 'utf8').split('\0')
+    for (const [k, v] of Object.entries(RUNTIME_ENV)) assert.ok(environ.includes(`${k}=${v}`), `the engine runs with ${k}=${v}`)
   })
 
   it('a global gauge is reported once, not once per process', async () => {

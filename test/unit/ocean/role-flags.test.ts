@@ -8,9 +8,9 @@ test("API processes get a smaller semi-space than the image's and a slower heap 
   assert.deepEqual(roleExecArgv('api', image), ['--max-semi-space-size=2', '--heap-growing-percent=50'])
 })
 
-test('the engine gets an 8 MB semi-space and keeps V8 default heap growth', () => {
-  assert.deepEqual(roleExecArgv('engine', image), ['--max-semi-space-size=8'])
-  assert.ok(!roleExecArgv('engine', ['--heap-growing-percent=50']).some((a) => a.startsWith('--heap-growing-percent')))
+test("the engine gets the image's semi-space and the API's slower heap growth", () => {
+  assert.deepEqual(roleExecArgv('engine', image), ['--max-semi-space-size=4', '--heap-growing-percent=50'])
+  assert.deepEqual(roleExecArgv('engine', ['--heap-growing-percent=20']), ['--max-semi-space-size=4', '--heap-growing-percent=50'])
 })
 
 test('other flags (a loader, inspector settings) pass through, in order, and heap flags never twice', () => {
