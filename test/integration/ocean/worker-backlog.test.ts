@@ -151,4 +151,45 @@ describe('the worker on a backlog', () => {
       fs.rmSync(refusedDir, { recursive: true, force: true })
     }
   })
+  it('trims stored entries from the stream as it stores a backlog, not only once a second', async () => {
+    const trimDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-worker-trim-'))
+    const redis = new Redis(server.url)
+    const names = bufferNames('wt:telemetry', 'wt-workers')
+    const buffer = new RedisBuffer(redis, names, ENTRY)
+    for (let n = 0; n < ENTRIES; n++) {
+      await buffer.append(Array.from({ length: ENTRY }, (_, i): PackedEvent => [`s-${i % 17}`, T0 + n * ENTRY + i, i, null]))
+    }
+    const store = await TelemetryStore.open({ dataDir: trimDir, memoryLimit: '256MB', threads: 2, hotMaxRows: 30_000, hotMaxAgeMs: 60_000 })
+    const workerRedis = new Redis(server.url, { maxRetriesPerRequest: null })
+    // Trimmed by time only once in the test (at its first read): what is trimmed after is trimmed by count.
+    const trimEveryEvents = 20_000
+    const worker = new IngestWorker(workerRedis, new RedisBuffer(workerRedis, names, ENTRY), store, createMetrics(), pino({ level: 'silent' }), {
+      consumer: 'wt-1',
+      maxDeliveries: 5,
+      trimEveryMs: 3_600_000,
+      trimEveryEvents,
+    })
+    try {
+      worker.start()
+      const total = ENTRIES * ENTRY
+      const deadline = Date.now() + 60_000
+      while (Number(await redis.get(names.processed)) < total) {
+        assert.ok(Date.now() < deadline, `stored ${await redis.get(names.processed)} of ${total} within 60 s`)
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      await new Promise((r) => setTimeout(r, 300))
+      await worker.stop()
+      // What is left: entries acknowledged since the last trim (under trimEveryEvents) and the last read.
+      const longest = await redis.xlen(names.stream)
+      const [row] = await store.readAll('SELECT count(*)::INTEGER AS n FROM telemetry')
+      assert.equal(row?.n, total, 'every event stored')
+      assert.ok(longest <= 2 * (trimEveryEvents / ENTRY), `${longest} of ${ENTRIES} entries left in the stream once all were stored`)
+    } finally {
+      await worker.stop()
+      store.close()
+      workerRedis.disconnect()
+      redis.disconnect()
+      fs.rmSync(trimDir, { recursive: true, force: true })
+    }
+  })
 })
