@@ -10,6 +10,7 @@ import { createMetrics, type BufferState, type Metrics } from './metrics.ts'
 import { keepPrivate } from './stores/private-files.ts'
 import { TelemetryStore } from './stores/duckdb-store.ts'
 import { IngestWorker } from './worker/ingest-worker.ts'
+import { trimEveryEvents } from './worker/trim-policy.ts'
 
 export interface Engine {
   store: TelemetryStore
@@ -42,6 +43,7 @@ export async function startEngine(config: OceanConfig, metrics: Metrics, log: Fa
   const worker = new IngestWorker(redis, new RedisBuffer(redis, bufferNames(config.stream, config.group), config.entryEvents), store, metrics, log, {
     consumer: config.consumer,
     maxDeliveries: config.maxDeliveries,
+    trimEveryEvents: trimEveryEvents(config.backlogMaxEvents),
   })
   worker.start()
   // The buffer's gauges describe Redis, not a process: the engine is the one process reporting them,

@@ -11,6 +11,7 @@ import { toRecord, type RedisBuffer } from '../buffer/redis-buffer.ts'
 import { timed, type Metrics } from '../metrics.ts'
 import type { BufferedEntry, TelemetryStore } from '../stores/duckdb-store.ts'
 import type { EventColumns } from '../stores/event-columns.ts'
+import { TRIM_EVERY_EVENTS } from './trim-policy.ts'
 
 export interface WorkerOptions {
   consumer: string
@@ -19,7 +20,7 @@ export interface WorkerOptions {
   readCount?: number
   blockMs?: number
   trimEveryMs?: number
-  /** Trims as soon as this many events were acknowledged since the last trim (default TRIM_EVERY_EVENTS). */
+  /** Trims as soon as this many events were acknowledged since the last trim (default TRIM_EVERY_EVENTS; the engine passes trim-policy.ts's trimEveryEvents of its backlog bound). */
   trimEveryEvents?: number
 }
 
@@ -60,13 +61,6 @@ const MAX_READ_ENTRIES = 200
  * ~25-29k req/s), and a backlog is still read without pause.
  */
 const LINGER_MS = 100
-/**
- * Stored entries stay in the stream until the next trim. Trimmed only once a second, they were most
- * of Redis's memory while a backlog was stored: at bench 10's 758 k events/s, ~24 MB of stored events
- * beside the 200,000 unstored ones the backlog bound allows (~6.6 MB). So the worker also trims as
- * soon as this many events were acknowledged since the last trim (a few reads of a backlog).
- */
-const TRIM_EVERY_EVENTS = 50_000
 
 export class IngestWorker {
   private stopping = false
