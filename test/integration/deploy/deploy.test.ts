@@ -58,7 +58,9 @@ describe('deploy to a Docker host over SSH', { timeout: 600_000 }, () => {
   after(async () => {
     await closeHosts()
     for (const c of await docker.listContainers({ all: true, filters: { label: [`ocean-ops.stack=${stack}`] } })) await docker.getContainer(c.Id).remove({ force: true, v: true })
-    for (const v of [names.oceanVolume, names.redisVolume]) await docker.getVolume(v).remove().catch(() => undefined)
+    // The monitoring stack's volumes (Prometheus, Alertmanager, the textfile collector) carry the label too.
+    const labelled = (await docker.listVolumes({ filters: { label: [`ocean-ops.stack=${stack}`] } })).Volumes?.map((v) => v.Name) ?? []
+    for (const v of new Set([names.oceanVolume, names.redisVolume, ...labelled])) await docker.getVolume(v).remove().catch(() => undefined)
     await docker.getNetwork(names.network).remove().catch(() => undefined)
     for (const t of derived) await docker.getImage(t).remove({ force: true }).catch(() => undefined)
     fs.rmSync(names.configDir, { recursive: true, force: true })
