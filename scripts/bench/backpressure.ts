@@ -7,6 +7,7 @@ import { childRoles } from '../../test/helpers/ocean-process.ts'
 import { load } from './http-load.ts'
 import { acceptedEvents, AUTH, startOcean, storedRows, waitForRows, type OceanInstance } from './processes.ts'
 import { atMost, fmt, row, type BenchContext } from './report.ts'
+import { trimEveryEvents } from '../../services/ocean/src/worker/trim-policy.ts'
 
 const BOUND = 200_000
 const BATCH = 500
@@ -75,9 +76,9 @@ export async function backpressureBench(ctx: BenchContext): Promise<void> {
     await waitForRows(ocean, CALIBRATION + accepted, 180_000, 100).catch((e: Error) => ctx.log(`  ${e.message}`))
     const drainS = (performance.now() - stopped) / 1000
     const stored = (await storedRows(ocean)).rows - CALIBRATION
-    // The worker trims stored entries once a second or every 50,000 events acknowledged (ingest-worker.ts),
+    // The worker trims stored entries once a second or every trimEveryEvents(bound) events acknowledged,
     // whichever comes first: Redis also holds up to that many stored events.
-    const trimLag = Math.min(rate, 50_000) * bytesPerEvent
+    const trimLag = Math.min(rate, trimEveryEvents(BOUND)) * bytesPerEvent
     const withoutBound = baseMemory + Math.max(0, (overallRate * BATCH - rate) * durationS) * bytesPerEvent
     ctx.log(
       `  ${r.requests} requests: ${ok} 202, ${refused} 429, ${fivexx} 5xx, ${other} other, ${r.errors} errors; Redis peak ${fmt(peak / 2 ** 20)} MB (expected at the bound ${fmt(expected / 2 ** 20)} MB); accepted ${accepted}, stored ${stored} after a ${drainS.toFixed(1)} s drain`,

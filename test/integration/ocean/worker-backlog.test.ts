@@ -32,15 +32,29 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true })
 })
 
+/** Puts ENTRIES entries of ENTRY events in a fresh stream (events of entry n: times T0 + n * ENTRY + i). */
+async function backlog(redis: Redis, stream: string, group: string): Promise<ReturnType<typeof bufferNames>> {
+  const names = bufferNames(stream, group)
+  const buffer = new RedisBuffer(redis, names, ENTRY)
+  for (let n = 0; n < ENTRIES; n++) {
+    await buffer.append(Array.from({ length: ENTRY }, (_, i): PackedEvent => [`s-${i % 17}`, T0 + n * ENTRY + i, n * ENTRY + i, null]))
+  }
+  return names
+}
+
+/** Resolves once the worker has acknowledged `total` events; fails the test after 60 s. */
+async function allAcknowledged(redis: Redis, processed: string, total: number): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while (Number(await redis.get(processed)) < total) {
+    assert.ok(Date.now() < deadline, `stored ${await redis.get(processed)} of ${total} within 60 s`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 describe('the worker on a backlog', () => {
   it('stores every event once when storing a batch fails while the next one was already read', async () => {
     const redis = new Redis(server.url)
-    const names = bufferNames('wb:telemetry', 'wb-workers')
-    const buffer = new RedisBuffer(redis, names, ENTRY)
-    for (let n = 0; n < ENTRIES; n++) {
-      const events: PackedEvent[] = Array.from({ length: ENTRY }, (_, i) => [`s-${i % 17}`, T0 + n * ENTRY + i, n * ENTRY + i, null])
-      await buffer.append(events)
-    }
+    const names = await backlog(redis, 'wb:telemetry', 'wb-workers')
     const store = await TelemetryStore.open({ dataDir: dir, memoryLimit: '256MB', threads: 2, hotMaxRows: 30_000, hotMaxAgeMs: 60_000 })
     // The third batch fails, after the worker has read the fourth ahead of it, and DuckDB goes on
     // refusing while the worker tries that batch's entries one at a time: the whole delivery fails.
@@ -65,11 +79,7 @@ describe('the worker on a backlog', () => {
     try {
       worker.start()
       const total = ENTRIES * ENTRY
-      const deadline = Date.now() + 60_000
-      while (Number(await redis.get(names.processed)) < total) {
-        assert.ok(Date.now() < deadline, `stored ${await redis.get(names.processed)} of ${total} within 60 s`)
-        await new Promise((r) => setTimeout(r, 50))
-      }
+      await allAcknowledged(redis, names.processed, total)
       assert.ok(failedWith.length > 0, 'the injected failure happened')
       await new Promise((r) => setTimeout(r, 300)) // a batch stored twice would show now
       await worker.stop()
@@ -151,14 +161,11 @@ describe('the worker on a backlog', () => {
       fs.rmSync(refusedDir, { recursive: true, force: true })
     }
   })
+
   it('trims stored entries from the stream as it stores a backlog, not only once a second', async () => {
     const trimDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ocean-worker-trim-'))
     const redis = new Redis(server.url)
-    const names = bufferNames('wt:telemetry', 'wt-workers')
-    const buffer = new RedisBuffer(redis, names, ENTRY)
-    for (let n = 0; n < ENTRIES; n++) {
-      await buffer.append(Array.from({ length: ENTRY }, (_, i): PackedEvent => [`s-${i % 17}`, T0 + n * ENTRY + i, i, null]))
-    }
+    const names = await backlog(redis, 'wt:telemetry', 'wt-workers')
     const store = await TelemetryStore.open({ dataDir: trimDir, memoryLimit: '256MB', threads: 2, hotMaxRows: 30_000, hotMaxAgeMs: 60_000 })
     const workerRedis = new Redis(server.url, { maxRetriesPerRequest: null })
     // Trimmed by time only once in the test (at its first read): what is trimmed after is trimmed by count.
@@ -172,18 +179,14 @@ describe('the worker on a backlog', () => {
     try {
       worker.start()
       const total = ENTRIES * ENTRY
-      const deadline = Date.now() + 60_000
-      while (Number(await redis.get(names.processed)) < total) {
-        assert.ok(Date.now() < deadline, `stored ${await redis.get(names.processed)} of ${total} within 60 s`)
-        await new Promise((r) => setTimeout(r, 20))
-      }
+      await allAcknowledged(redis, names.processed, total)
       await new Promise((r) => setTimeout(r, 300))
       await worker.stop()
       // What is left: entries acknowledged since the last trim (under trimEveryEvents) and the last read.
-      const longest = await redis.xlen(names.stream)
+      const left = await redis.xlen(names.stream)
       const [row] = await store.readAll('SELECT count(*)::INTEGER AS n FROM telemetry')
       assert.equal(row?.n, total, 'every event stored')
-      assert.ok(longest <= 2 * (trimEveryEvents / ENTRY), `${longest} of ${ENTRIES} entries left in the stream once all were stored`)
+      assert.ok(left <= 2 * (trimEveryEvents / ENTRY), `${left} of ${ENTRIES} entries left in the stream once all were stored`)
     } finally {
       await worker.stop()
       store.close()
